@@ -1,0 +1,107 @@
+//! Use cases: what callers may do, checked and carried out over a [`Store`].
+//! Each method takes the calling [`Principal`] and enforces who may do what
+//! before touching the store.
+
+mod directory;
+mod forms;
+mod reports;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+pub use directory::DirectoryService;
+pub use forms::FormService;
+pub use reports::{
+    AmendReport, Completeness, Obligation, ObligationStatus, ObligationsQuery, ReportService, ReportView,
+    SubmitReport, SubmittedRevision, parse_revision_name, report_name, revision_name,
+};
+
+use crate::error::{Error, Result};
+use crate::store::{IdempotencyKey, Store, StoredRequest};
+
+/// Where "now" comes from; tests pin it.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+/// All use cases over one store.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub directory: DirectoryService,
+    pub forms: FormService,
+    pub reports: ReportService,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, clock: Clock) -> Services {
+        Services {
+            directory: DirectoryService::new(store.clone()),
+            forms: FormService::new(store.clone(), clock.clone()),
+            reports: ReportService::new(store, clock),
+        }
+    }
+}
+
+const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// Builds the idempotency key of a write: the key is scoped to the acting
+/// organ and the operation, and fingerprints the request content.
+fn idempotency_key(
+    organ_id: &str,
+    operation: &str,
+    request_id: &str,
+    content: &impl Serialize,
+) -> Result<IdempotencyKey> {
+    if request_id.is_empty() || request_id.chars().count() > MAX_REQUEST_ID_CHARS {
+        return Err(Error::invalid(
+            "request_id",
+            format!("an idempotency key of 1 to {MAX_REQUEST_ID_CHARS} characters is required"),
+        ));
+    }
+    let canonical = serde_json::to_vec(content).map_err(Error::internal)?;
+    let fingerprint = Sha256::digest(&canonical)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    Ok(IdempotencyKey {
+        scope: format!("{organ_id}:{operation}"),
+        request_id: request_id.to_owned(),
+        fingerprint,
+    })
+}
+
+/// Looks up an earlier request with the same key: its resource when the
+/// content matches, `AlreadyExists` when the key was used for something else.
+async fn earlier_request(store: &dyn Store, key: &IdempotencyKey) -> Result<Option<String>> {
+    match store.find_request(&key.scope, &key.request_id).await? {
+        None => Ok(None),
+        Some(StoredRequest {
+            fingerprint,
+            resource,
+        }) if fingerprint == key.fingerprint => Ok(Some(resource)),
+        Some(StoredRequest { resource, .. }) => Err(Error::AlreadyExists {
+            kind: crate::error::ResourceKind::IdempotencyKey,
+            name: key.request_id.clone(),
+            reason: format!(
+                "it was used for a different request (which produced {resource}); use a new request_id"
+            ),
+        }),
+    }
+}
+
+/// Whether a store error says the idempotency key was recorded by a
+/// concurrent request, which the caller then replays.
+fn is_key_race(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::AlreadyExists {
+            kind: crate::error::ResourceKind::IdempotencyKey,
+            ..
+        }
+    )
+}
