@@ -421,7 +421,7 @@ mod tests {
         let Err(crate::Error::InvalidArgument(list)) = violations.into_result() else {
             panic!("expected violations");
         };
-        assert_eq!(list.len(), 3, "{list:?}");
+        assert_eq!(list.len(), 2, "{list:?}");
         assert!(
             list.iter()
                 .any(|v| v.field == "values[dossiers_online]" && v.description.contains("cannot exceed"))
@@ -430,6 +430,14 @@ mod tests {
             list.iter()
                 .any(|v| v.field == "values[online_rate]" && v.description.contains("disagrees"))
         );
+        let above = validate_values(
+            &sample_definition(),
+            &[input("online_rate", RawValue::Decimal("150".to_owned()))],
+        )
+        .expect_err("out of range");
+        let Err(crate::Error::InvalidArgument(list)) = above.into_result() else {
+            panic!("expected violations");
+        };
         assert!(
             list.iter()
                 .any(|v| v.field == "values[online_rate]" && v.description.contains("above the maximum"))
