@@ -1,1 +1,35 @@
-fn main() {}
+//! The `lienthong` command: runs the server, administers the database
+//! (tokens, directory, demo data) and acts as a client for ward systems
+//! without a gRPC stack.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let arguments = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(arguments.default_log_filter())),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(arguments)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            cli::report_error(&error);
+            ExitCode::FAILURE
+        }
+    }
+}

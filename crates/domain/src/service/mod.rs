@@ -5,6 +5,7 @@
 mod directory;
 mod forms;
 mod reports;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -18,15 +19,21 @@ pub use reports::{
     AmendReport, Completeness, Obligation, ObligationStatus, ObligationsQuery, ReportService, ReportView,
     SubmitReport, SubmittedRevision, parse_revision_name, report_name, revision_name,
 };
+pub use tokens::{IssuedToken, TokenService};
 
 use crate::error::{Error, Result};
 use crate::store::{IdempotencyKey, Store, StoredRequest};
 
-/// Where "now" comes from; tests pin it.
+/// Where "now" comes from; tests pin it. Instants carry at most microsecond
+/// precision, the precision the store keeps, so what a write returns equals
+/// what a later read (or an idempotent replay) returns.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 pub fn system_clock() -> Clock {
-    Arc::new(OffsetDateTime::now_utc)
+    Arc::new(|| {
+        let now = OffsetDateTime::now_utc();
+        now.replace_microsecond(now.microsecond()).unwrap_or(now)
+    })
 }
 
 /// All use cases over one store.
@@ -35,6 +42,7 @@ pub struct Services {
     pub directory: DirectoryService,
     pub forms: FormService,
     pub reports: ReportService,
+    pub tokens: TokenService,
 }
 
 impl Services {
@@ -42,7 +50,8 @@ impl Services {
         Services {
             directory: DirectoryService::new(store.clone()),
             forms: FormService::new(store.clone(), clock.clone()),
-            reports: ReportService::new(store, clock),
+            reports: ReportService::new(store.clone(), clock.clone()),
+            tokens: TokenService::new(store, clock),
         }
     }
 }

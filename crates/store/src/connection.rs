@@ -1,0 +1,190 @@
+//! Opening a store: the backend follows the URL scheme (`sqlite:` or
+//! `postgres:`/`postgresql:`), SQLite files and their directories are created
+//! when missing, every SQLite connection gets the settings durability and
+//! concurrency rely on, and the backend's migrations run before first use.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+
+use lienthong_domain::Error;
+use lienthong_domain::store::Store;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions as _, Executor as _};
+
+use crate::error::DatabaseResultExt as _;
+use crate::sql_store::SqlStore;
+
+/// The database behind the Any driver, for the few places the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of_url(url: &str) -> Result<Backend, Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::invalid(
+                "database_url",
+                "use a sqlite://PATH or postgres://HOST/DATABASE URL",
+            ))
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+        static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Most connections the pool opens at once.
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_connections: 8 }
+    }
+}
+
+/// Opens the store at `url` with default options and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, Error> {
+    connect_with(url, StoreOptions::default()).await
+}
+
+/// Opens the store at `url` and brings its schema up to date.
+pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, Error> {
+    Ok(Arc::new(open(url, options).await?))
+}
+
+/// Per-connection SQLite settings. `busy_timeout` comes first so the others
+/// already wait for a lock instead of failing. `synchronous = FULL`: an
+/// acknowledged write survives a power cut, not only a crash.
+const SQLITE_CONNECTION_SETTINGS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, Error> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url)?;
+    let pool_options = AnyPoolOptions::new().max_connections(options.max_connections);
+    let pool = match backend {
+        Backend::Sqlite => {
+            pool_options
+                .after_connect(|connection, _metadata| {
+                    Box::pin(async move {
+                        connection.execute(SQLITE_CONNECTION_SETTINGS).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&sqlite_url_creating_file(url)?)
+                .await
+        }
+        Backend::Postgres => pool_options.connect(url).await,
+    }
+    .or_database_failure("opening connections")?;
+    if backend == Backend::Sqlite {
+        // Readers then never block the writer; the mode is stored in the
+        // database file, so setting it once at start is enough.
+        pool.execute("PRAGMA journal_mode = WAL")
+            .await
+            .or_database_failure("switching SQLite to write-ahead logging")?;
+    }
+    migrate(backend, &pool).await?;
+    Ok(SqlStore { pool, backend })
+}
+
+/// The URL with `mode=rwc` (create the file if missing) after creating the
+/// file's directory, which SQLite will not do.
+fn sqlite_url_creating_file(url: &str) -> Result<String, Error> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|error| Error::invalid("database_url", format!("not a SQLite URL: {error}")))?
+        .create_if_missing(true);
+    if let Some(directory) = options.get_filename().parent()
+        && !directory.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(directory).map_err(|error| {
+            tracing::error!(directory = %directory.display(), %error, "cannot create the database directory");
+            Error::Internal("the database directory cannot be created".to_owned())
+        })?;
+    }
+    Ok(options.to_url_lossy().to_string())
+}
+
+/// Applies the backend's migrations. sqlx's Any connection implements
+/// `Migrate` by delegating to the backend's own migrator (an advisory lock on
+/// PostgreSQL, so servers starting together migrate once).
+async fn migrate(backend: Backend, pool: &AnyPool) -> Result<(), Error> {
+    backend.migrator().run(pool).await.map_err(|error| {
+        tracing::error!(%error, "database migration failed");
+        Error::Internal("the database schema cannot be brought up to date".to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row as _;
+
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(
+            Backend::of_url("sqlite://data/lienthong.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(Backend::of_url("sqlite:lienthong.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of_url("postgres://db/lienthong").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://db/lienthong").ok(),
+            Some(Backend::Postgres)
+        );
+        assert!(Backend::of_url("mysql://db/lienthong").is_err());
+    }
+
+    async fn pragma(connection: &mut sqlx::AnyConnection, name: &str) -> String {
+        let row = connection
+            .fetch_one(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .await
+            .expect("pragma readable");
+        row.try_get::<String, _>(0)
+            .or_else(|_| row.try_get::<i64, _>(0).map(|number| number.to_string()))
+            .expect("pragma value is text or a number")
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_is_created_and_every_connection_has_the_durability_settings() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("nested/deeper/lienthong.db");
+        let store = open(&format!("sqlite://{}", path.display()), StoreOptions::default())
+            .await
+            .expect("store opens");
+        assert!(path.exists());
+
+        // Two connections held at once, so the second is a fresh one.
+        let mut first = store.pool.acquire().await.expect("connection");
+        let mut second = store.pool.acquire().await.expect("connection");
+        for connection in [&mut first, &mut second] {
+            assert_eq!(pragma(connection, "journal_mode").await, "wal");
+            assert_eq!(pragma(connection, "synchronous").await, "2", "FULL");
+            assert_eq!(pragma(connection, "foreign_keys").await, "1");
+            assert_eq!(pragma(connection, "busy_timeout").await, "5000");
+        }
+    }
+}

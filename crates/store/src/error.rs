@@ -1,0 +1,38 @@
+//! Turning database failures into domain errors. Callers see a generic
+//! message; the full database error goes to the log, where operators need it
+//! and callers must not see it (it can name tables, values and hosts).
+
+use lienthong_domain::Error;
+
+/// Logs `error` in full and returns the generic internal error for it.
+pub(crate) fn database_failure(operation: &str, error: &sqlx::Error) -> Error {
+    tracing::error!(operation, %error, "database failure");
+    Error::Internal(format!("the database failed while {operation}"))
+}
+
+/// Logs stored data that does not make sense (hand-edited rows, a bug in an
+/// earlier version) and returns the generic internal error for it, so a bad
+/// row fails its request instead of panicking the server.
+pub(crate) fn corrupt_stored_data(description: &str) -> Error {
+    tracing::error!(description, "stored data cannot be read");
+    Error::Internal("stored data cannot be read".to_owned())
+}
+
+/// Whether `error` is a unique or primary key violation, as the driver
+/// classifies it (never by matching backend-specific codes here).
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|database_error| database_error.is_unique_violation())
+}
+
+/// `.or_database_failure("reading a report")` on any sqlx result.
+pub(crate) trait DatabaseResultExt<T> {
+    fn or_database_failure(self, operation: &str) -> Result<T, Error>;
+}
+
+impl<T> DatabaseResultExt<T> for Result<T, sqlx::Error> {
+    fn or_database_failure(self, operation: &str) -> Result<T, Error> {
+        self.map_err(|error| database_failure(operation, &error))
+    }
+}

@@ -1,0 +1,1212 @@
+//! The contract of the domain's `Store`, run against `SqlStore` on the
+//! backend the environment selects (see `lienthong_store::testing`): SQLite
+//! by default, PostgreSQL with `LIENTHONG_TEST_BACKEND=postgres`.
+
+use std::sync::Arc;
+
+use lienthong_domain::auth::{NewToken, Role};
+use lienthong_domain::directory::{Bloc, Directory, LocalityKind, OrganKind, parse_directory};
+use lienthong_domain::error::{Error, ResourceKind};
+use lienthong_domain::form::{Aggregation, Form, FormDefinition, Indicator, ValueType};
+use lienthong_domain::period::{Period, Periodicity, WindowRule};
+use lienthong_domain::report::{IndicatorValue, ReportRevision, ReportStatus, Review, Value};
+use lienthong_domain::store::{
+    IdempotencyKey, ImportSummary, LocalityFilter, NewReport, NewReview, OrganFilter, ReportFilter, Store,
+    StoredRequest,
+};
+use lienthong_store::testing::TestDatabase;
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// Two wards, a commune and the city with its organs and departments.
+const DIRECTORY_TSV: &str = "code\tfull_name\tprovince_code\n\
+    00004\tPhường Ba Đình\t01\n\
+    00008\tPhường Ngọc Hà\t01\n\
+    09999\tXã Thử Nghiệm\t01\n";
+
+const FORM_CODE: &str = "tthc-monthly";
+const OWNER_DEPARTMENT: &str = "01-public-service-centre";
+const BA_DINH_COMMITTEE: &str = "00004-peoples-committee";
+const NGOC_HA_COMMITTEE: &str = "00008-peoples-committee";
+
+fn directory() -> Directory {
+    parse_directory(DIRECTORY_TSV).expect("the test directory parses")
+}
+
+/// An instant at storage precision (microseconds), so round trips compare equal.
+fn instant(minutes_after_start: i64) -> OffsetDateTime {
+    datetime!(2025-08-03 09:15:00.123456 UTC) + time::Duration::minutes(minutes_after_start)
+}
+
+fn period(text: &str) -> Period {
+    text.parse().expect("a valid period id")
+}
+
+fn indicator(code: &str, value_type: ValueType, aggregation: Aggregation) -> Indicator {
+    Indicator {
+        code: code.to_owned(),
+        name: code.replace('_', " "),
+        unit: String::new(),
+        value_type,
+        aggregation,
+        required: false,
+        min: None,
+        max: None,
+        ratio_of: None,
+        description: String::new(),
+    }
+}
+
+/// One indicator of every value type.
+fn definition(title: &str, owner_organ: &str) -> FormDefinition {
+    FormDefinition {
+        title: title.to_owned(),
+        description: "Thủ tục hành chính".to_owned(),
+        owner_organ: owner_organ.to_owned(),
+        periodicity: Periodicity::Monthly,
+        window_rule: WindowRule::Decree09,
+        deadline_days_after_cutoff: 5,
+        reporting_organ_kinds: vec![OrganKind::PeoplesCommittee],
+        first_period: Some(period("2025-07")),
+        indicators: vec![
+            indicator("dossiers_received", ValueType::Integer, Aggregation::Sum),
+            indicator("online_rate", ValueType::Percent, Aggregation::Avg),
+            indicator("budget", ValueType::MoneyVnd, Aggregation::Sum),
+            indicator("area", ValueType::Decimal, Aggregation::Sum),
+            indicator("note", ValueType::Text, Aggregation::Last),
+            indicator("has_portal", ValueType::Boolean, Aggregation::Last),
+        ],
+        rules: Vec::new(),
+    }
+}
+
+fn decimal(text: &str) -> Decimal {
+    text.parse().expect("a decimal")
+}
+
+/// Values of every kind, including extremes and a decimal whose trailing
+/// zero must survive.
+fn values_of_every_kind() -> Vec<IndicatorValue> {
+    let value = |code: &str, value: Value| IndicatorValue {
+        indicator_code: code.to_owned(),
+        value,
+    };
+    vec![
+        value("dossiers_received", Value::Integer(i64::MIN)),
+        value("online_rate", Value::Decimal(decimal("14.10"))),
+        value("budget", Value::MoneyVnd(i64::MAX)),
+        value("area", Value::Decimal(decimal("-0.000000000000000000000000001"))),
+        value(
+            "note",
+            Value::Text("Ổn định; \"trích dẫn\"\n'dòng hai'".to_owned()),
+        ),
+        value("has_portal", Value::Boolean(true)),
+    ]
+}
+
+fn key(request_id: &str) -> IdempotencyKey {
+    IdempotencyKey {
+        scope: format!("{BA_DINH_COMMITTEE}:SubmitReport"),
+        request_id: request_id.to_owned(),
+        fingerprint: format!("fingerprint of {request_id}"),
+    }
+}
+
+fn revision(report_id: i64, number: u32, token_id: i64, submitted_at: OffsetDateTime) -> ReportRevision {
+    ReportRevision {
+        report_id,
+        revision: number,
+        form_version: 1,
+        values: values_of_every_kind(),
+        narrative: format!("revision {number}"),
+        amendment_reason: if number == 1 {
+            String::new()
+        } else {
+            "corrected figures".to_owned()
+        },
+        submitted_at,
+        late: false,
+        submitted_by_token: token_id,
+    }
+}
+
+fn new_report(organ_id: &str, locality_code: &str, period_id: &str, token_id: i64) -> NewReport {
+    NewReport {
+        organ_id: organ_id.to_owned(),
+        locality_code: locality_code.to_owned(),
+        form_code: FORM_CODE.to_owned(),
+        period: period(period_id),
+        deadline: datetime!(2025-08-19 23:59:59.999999 +07:00),
+        first_revision: ReportRevision {
+            late: true,
+            ..revision(0, 1, token_id, instant(0))
+        },
+    }
+}
+
+fn new_token(hash: &str, organ_id: &str, roles: Vec<Role>) -> NewToken {
+    NewToken {
+        token_hash: hash.to_owned(),
+        organ_id: organ_id.to_owned(),
+        roles,
+        label: format!("token {hash}"),
+        created_at: instant(0),
+        expires_at: None,
+    }
+}
+
+/// A database with the directory, a submitter's token and form
+/// `FORM_CODE` published once.
+struct Seeded {
+    // Declared before the database: the store's pool goes first.
+    store: Arc<dyn Store>,
+    token_id: i64,
+    _database: TestDatabase,
+}
+
+async fn seeded() -> Seeded {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    store.import_directory(&directory()).await.expect("import");
+    let token = store
+        .insert_token(&new_token("submitter", BA_DINH_COMMITTEE, vec![Role::Submitter]))
+        .await
+        .expect("token");
+    store
+        .create_form(&Form {
+            code: FORM_CODE.to_owned(),
+            draft: definition("TTHC", OWNER_DEPARTMENT),
+            latest_version: 0,
+            created_at: instant(0),
+            updated_at: instant(0),
+        })
+        .await
+        .expect("form");
+    store.publish_form(FORM_CODE, instant(1)).await.expect("publish");
+    Seeded {
+        store,
+        token_id: token.id,
+        _database: database,
+    }
+}
+
+#[tokio::test]
+async fn directory_import_counts_changes_and_is_idempotent() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    let mut directory = directory();
+
+    let first = store.import_directory(&directory).await.expect("first import");
+    assert_eq!(
+        first,
+        ImportSummary {
+            localities_added: 4,
+            localities_updated: 0,
+            organs_added: 24,
+            organs_updated: 0,
+        }
+    );
+    let second = store.import_directory(&directory).await.expect("second import");
+    assert_eq!(second, ImportSummary::default());
+
+    directory.localities[0].name = "Phường Ba Đình (mới)".to_owned();
+    directory.organs[0].bloc = Bloc::Party;
+    let renamed = store.import_directory(&directory).await.expect("third import");
+    assert_eq!(
+        renamed,
+        ImportSummary {
+            localities_updated: 1,
+            organs_updated: 1,
+            ..ImportSummary::default()
+        }
+    );
+    let locality = store
+        .get_locality(&directory.localities[0].code)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(locality, directory.localities[0]);
+    let organ = store
+        .get_organ(&directory.organs[0].id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(organ, directory.organs[0]);
+    assert_eq!(store.get_locality("77777").await.expect("read"), None);
+    assert_eq!(store.get_organ("no-such-organ").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn localities_filter_and_page_in_code_order() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    store.import_directory(&directory()).await.expect("import");
+    let codes = |localities: Vec<lienthong_domain::directory::Locality>| {
+        localities
+            .into_iter()
+            .map(|locality| locality.code)
+            .collect::<Vec<_>>()
+    };
+
+    let everything = LocalityFilter::default();
+    let all = store
+        .list_localities(&everything, None, u32::MAX)
+        .await
+        .expect("list");
+    assert_eq!(codes(all), ["00004", "00008", "01", "09999"]);
+    let first_page = store.list_localities(&everything, None, 3).await.expect("page 1");
+    assert_eq!(codes(first_page), ["00004", "00008", "01"]);
+    let last_page = store
+        .list_localities(&everything, Some("01"), 3)
+        .await
+        .expect("page 2");
+    assert_eq!(codes(last_page), ["09999"]);
+    let past_the_end = store
+        .list_localities(&everything, Some("09999"), 3)
+        .await
+        .expect("page 3");
+    assert!(past_the_end.is_empty());
+
+    let wards = LocalityFilter {
+        kind: Some(LocalityKind::Ward),
+        parent_code: Some("01".to_owned()),
+    };
+    assert_eq!(
+        codes(store.list_localities(&wards, None, 10).await.expect("wards")),
+        ["00004", "00008"]
+    );
+    let provinces = LocalityFilter {
+        kind: None,
+        parent_code: Some(String::new()),
+    };
+    assert_eq!(
+        codes(
+            store
+                .list_localities(&provinces, None, 10)
+                .await
+                .expect("provinces")
+        ),
+        ["01"]
+    );
+}
+
+#[tokio::test]
+async fn organs_filter_and_page_in_id_order() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    store.import_directory(&directory()).await.expect("import");
+    let ids = |organs: Vec<lienthong_domain::directory::Organ>| {
+        organs.into_iter().map(|organ| organ.id).collect::<Vec<_>>()
+    };
+
+    let mut expected: Vec<String> = directory().organs.into_iter().map(|organ| organ.id).collect();
+    expected.sort();
+    let all = store
+        .list_organs(&OrganFilter::default(), None, u32::MAX)
+        .await
+        .expect("list");
+    assert_eq!(ids(all), expected);
+
+    // Keyset paging visits every organ exactly once.
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_organs(&OrganFilter::default(), after.as_deref(), 5)
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        paged.extend(ids(page));
+    }
+    assert_eq!(paged, expected);
+
+    let ba_dinh = OrganFilter {
+        locality_code: Some("00004".to_owned()),
+        ..OrganFilter::default()
+    };
+    assert_eq!(
+        store.list_organs(&ba_dinh, None, 10).await.expect("list").len(),
+        4
+    );
+    let party_departments = OrganFilter {
+        locality_code: Some("01".to_owned()),
+        bloc: Some(Bloc::Party),
+        kind: Some(OrganKind::Department),
+    };
+    assert_eq!(
+        ids(store
+            .list_organs(&party_departments, None, 10)
+            .await
+            .expect("list")),
+        ["01-party-organisation"]
+    );
+}
+
+#[tokio::test]
+async fn reporting_organs_are_those_of_the_kinds_in_commune_level_localities() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    store.import_directory(&directory()).await.expect("import");
+
+    let committees = store
+        .reporting_organs(&[OrganKind::PeoplesCommittee])
+        .await
+        .expect("list");
+    let ids: Vec<&str> = committees.iter().map(|organ| organ.id.as_str()).collect();
+    // Not the city's People's Committee: the city is not commune-level.
+    assert_eq!(
+        ids,
+        [BA_DINH_COMMITTEE, NGOC_HA_COMMITTEE, "09999-peoples-committee"]
+    );
+    let two_kinds = store
+        .reporting_organs(&[OrganKind::PartyCommittee, OrganKind::FrontCommittee])
+        .await
+        .expect("list");
+    assert_eq!(two_kinds.len(), 6);
+    assert!(store.reporting_organs(&[]).await.expect("list").is_empty());
+    assert!(
+        store
+            .reporting_organs(&[OrganKind::Department])
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_found_by_hash_listed_and_revoked_once() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    store.import_directory(&directory()).await.expect("import");
+
+    let mut expiring = new_token("hash-a", BA_DINH_COMMITTEE, vec![Role::Submitter, Role::Reviewer]);
+    expiring.expires_at = Some(instant(90 * 24 * 60));
+    let first = store.insert_token(&expiring).await.expect("insert");
+    assert_eq!(
+        (
+            first.organ_id.as_str(),
+            first.roles.as_slice(),
+            first.label.as_str()
+        ),
+        (
+            BA_DINH_COMMITTEE,
+            [Role::Submitter, Role::Reviewer].as_slice(),
+            "token hash-a"
+        )
+    );
+    assert_eq!(
+        (first.created_at, first.expires_at, first.revoked_at),
+        (instant(0), Some(instant(90 * 24 * 60)), None)
+    );
+    let second = store
+        .insert_token(&new_token(
+            "hash-b",
+            "01-city-office",
+            vec![Role::Admin, Role::Analyst],
+        ))
+        .await
+        .expect("insert");
+    assert!(second.id > first.id);
+
+    let duplicate = store.insert_token(&expiring).await.expect_err("same hash");
+    assert!(
+        matches!(
+            duplicate,
+            Error::AlreadyExists {
+                kind: ResourceKind::Token,
+                ..
+            }
+        ),
+        "{duplicate:?}"
+    );
+
+    assert_eq!(
+        store.find_token("hash-a").await.expect("find"),
+        Some(first.clone())
+    );
+    assert_eq!(store.find_token("hash-c").await.expect("find"), None);
+    assert_eq!(
+        store.list_tokens().await.expect("list"),
+        [first.clone(), second.clone()]
+    );
+
+    assert!(store.revoke_token(first.id, instant(5)).await.expect("revoke"));
+    assert!(
+        !store
+            .revoke_token(first.id, instant(6))
+            .await
+            .expect("revoke again")
+    );
+    assert!(
+        !store
+            .revoke_token(first.id + 1000, instant(6))
+            .await
+            .expect("no such token")
+    );
+    let revoked = store
+        .find_token("hash-a")
+        .await
+        .expect("find")
+        .expect("still stored");
+    assert_eq!(revoked.revoked_at, Some(instant(5)));
+    assert_eq!(
+        store
+            .find_token("hash-b")
+            .await
+            .expect("find")
+            .expect("stored")
+            .revoked_at,
+        None
+    );
+}
+
+#[tokio::test]
+async fn forms_are_created_edited_and_published_in_numbered_versions() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    store.import_directory(&directory()).await.expect("import");
+    let form = Form {
+        code: "b-form".to_owned(),
+        draft: definition("Draft one", OWNER_DEPARTMENT),
+        latest_version: 0,
+        created_at: instant(0),
+        updated_at: instant(0),
+    };
+    store.create_form(&form).await.expect("create");
+    let taken = store.create_form(&form).await.expect_err("code taken");
+    assert!(
+        matches!(&taken, Error::AlreadyExists { kind: ResourceKind::Form, name, .. } if name == "b-form"),
+        "{taken:?}"
+    );
+    assert_eq!(store.get_form("b-form").await.expect("get"), Some(form.clone()));
+    assert_eq!(store.get_form("missing").await.expect("get"), None);
+
+    let first = store.publish_form("b-form", instant(1)).await.expect("publish 1");
+    assert_eq!((first.version, first.published_at), (1, instant(1)));
+    assert_eq!(first.definition, form.draft);
+
+    let edited_draft = definition("Draft two", "01-justice");
+    let edited = store
+        .update_form_draft("b-form", &edited_draft, instant(2))
+        .await
+        .expect("update");
+    assert_eq!(
+        (
+            edited.latest_version,
+            edited.created_at,
+            edited.updated_at,
+            &edited.draft
+        ),
+        (1, instant(0), instant(2), &edited_draft)
+    );
+    let missing = store
+        .update_form_draft("missing", &edited_draft, instant(2))
+        .await
+        .expect_err("no such form");
+    assert!(
+        matches!(
+            missing,
+            Error::NotFound {
+                kind: ResourceKind::Form,
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+
+    let second = store.publish_form("b-form", instant(3)).await.expect("publish 2");
+    assert_eq!((second.version, &second.definition), (2, &edited_draft));
+    assert_eq!(
+        store
+            .get_form("b-form")
+            .await
+            .expect("get")
+            .expect("form")
+            .latest_version,
+        2
+    );
+    assert_eq!(
+        store.get_form_version("b-form", 1).await.expect("get"),
+        Some(first)
+    );
+    assert_eq!(
+        store.get_form_version("b-form", 2).await.expect("get"),
+        Some(second.clone())
+    );
+    assert_eq!(store.get_form_version("b-form", 3).await.expect("get"), None);
+    let unknown = store
+        .publish_form("missing", instant(4))
+        .await
+        .expect_err("no such form");
+    assert!(
+        matches!(
+            unknown,
+            Error::NotFound {
+                kind: ResourceKind::Form,
+                ..
+            }
+        ),
+        "{unknown:?}"
+    );
+
+    // An unpublished form has no latest version; listing pages by code.
+    let unpublished = Form {
+        code: "a-form".to_owned(),
+        ..form.clone()
+    };
+    store.create_form(&unpublished).await.expect("create");
+    assert_eq!(store.latest_form_versions().await.expect("latest"), [second]);
+    let codes = |forms: Vec<Form>| forms.into_iter().map(|form| form.code).collect::<Vec<_>>();
+    assert_eq!(
+        codes(store.list_forms(None, 1).await.expect("page 1")),
+        ["a-form"]
+    );
+    assert_eq!(
+        codes(store.list_forms(Some("a-form"), 1).await.expect("page 2")),
+        ["b-form"]
+    );
+    assert!(
+        store
+            .list_forms(Some("b-form"), u32::MAX)
+            .await
+            .expect("page 3")
+            .is_empty()
+    );
+}
+
+/// How many tasks race in the concurrency tests: more than the two cores
+/// of a small server, fewer than the pool's connections.
+const CONTENDERS: i64 = 6;
+
+/// Runs `attempts` as concurrent tasks and returns their outcomes.
+async fn race<T: Send + 'static>(
+    attempts: impl IntoIterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let tasks: Vec<_> = attempts.into_iter().map(tokio::spawn).collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("the task ran to completion"));
+    }
+    outcomes
+}
+
+/// Imports read the stored directory before writing: on SQLite that is the
+/// case where a deferred transaction fails at once instead of waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_directory_imports_all_succeed() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    let outcomes = race((0..CONTENDERS).map(|_| {
+        let store = store.clone();
+        async move { store.import_directory(&directory()).await }
+    }))
+    .await;
+    for outcome in outcomes {
+        outcome.expect("every import succeeds");
+    }
+    let organs = store
+        .list_organs(&OrganFilter::default(), None, u32::MAX)
+        .await
+        .expect("list");
+    assert_eq!(organs.len(), directory().organs.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publications_take_distinct_version_numbers() {
+    let seeded = seeded().await;
+    let outcomes = race((0..CONTENDERS).map(|index| {
+        let store = seeded.store.clone();
+        async move { store.publish_form(FORM_CODE, instant(10 + index)).await }
+    }))
+    .await;
+    let mut versions: Vec<u32> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("every publication succeeds").version)
+        .collect();
+    versions.sort_unstable();
+    // Version 1 was published while seeding.
+    assert_eq!(versions, [2, 3, 4, 5, 6, 7]);
+    let form = seeded
+        .store
+        .get_form(FORM_CODE)
+        .await
+        .expect("get")
+        .expect("form");
+    assert_eq!(form.latest_version, 7);
+}
+
+#[tokio::test]
+async fn a_report_round_trips_with_values_of_every_kind() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let report = new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id);
+    let report_id = store.insert_report(&report, &key("r1")).await.expect("insert");
+
+    let stored = store.get_report(report_id).await.expect("get").expect("report");
+    assert_eq!(
+        (
+            stored.organ_id.as_str(),
+            stored.locality_code.as_str(),
+            stored.form_code.as_str(),
+            stored.period,
+        ),
+        (BA_DINH_COMMITTEE, "00004", FORM_CODE, period("2025-07"))
+    );
+    assert_eq!(
+        (
+            stored.status,
+            stored.latest_revision,
+            stored.late,
+            stored.last_review.clone()
+        ),
+        (ReportStatus::Submitted, 1, true, None)
+    );
+    assert_eq!(
+        (stored.deadline, stored.first_submitted_at, stored.updated_at),
+        (report.deadline, instant(0), instant(0))
+    );
+
+    let first = store
+        .get_revision(report_id, 1)
+        .await
+        .expect("get")
+        .expect("revision");
+    assert_eq!(
+        first,
+        ReportRevision {
+            report_id,
+            ..report.first_revision.clone()
+        }
+    );
+    // Equal decimals may differ in scale; the stored one keeps it exactly.
+    let texts = |values: &[IndicatorValue]| {
+        values
+            .iter()
+            .map(|value| format!("{}={:?}", value.indicator_code, value.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(texts(&first.values), texts(&values_of_every_kind()));
+    assert!(texts(&first.values).contains(&"online_rate=Decimal(14.10)".to_owned()));
+
+    assert_eq!(store.get_revision(report_id, 2).await.expect("get"), None);
+    assert_eq!(store.get_report(report_id + 1000).await.expect("get"), None);
+    let request = key("r1");
+    assert_eq!(
+        store
+            .find_request(&request.scope, &request.request_id)
+            .await
+            .expect("find"),
+        Some(StoredRequest {
+            fingerprint: request.fingerprint.clone(),
+            resource: format!("reports/{report_id}/revisions/1"),
+        })
+    );
+    assert_eq!(
+        store.find_request(&request.scope, "other").await.expect("find"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_revision_without_values_round_trips() {
+    let seeded = seeded().await;
+    let mut report = new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id);
+    report.first_revision.values.clear();
+    let report_id = seeded
+        .store
+        .insert_report(&report, &key("r1"))
+        .await
+        .expect("insert");
+    let stored = seeded
+        .store
+        .get_revision(report_id, 1)
+        .await
+        .expect("get")
+        .expect("revision");
+    assert!(stored.values.is_empty());
+}
+
+#[tokio::test]
+async fn a_reused_idempotency_key_fails_and_leaves_nothing_behind() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    store
+        .insert_report(
+            &new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id),
+            &key("same"),
+        )
+        .await
+        .expect("first");
+    let reused = store
+        .insert_report(
+            &new_report(BA_DINH_COMMITTEE, "00004", "2025-08", seeded.token_id),
+            &key("same"),
+        )
+        .await
+        .expect_err("key taken");
+    assert!(
+        matches!(&reused, Error::AlreadyExists { kind: ResourceKind::IdempotencyKey, name, .. } if name == "same"),
+        "{reused:?}"
+    );
+    let reports = store
+        .list_reports(&ReportFilter::default(), None, u32::MAX)
+        .await
+        .expect("list");
+    assert_eq!(reports.len(), 1, "the second report was rolled back");
+}
+
+#[tokio::test]
+async fn a_second_report_for_the_same_organ_form_and_period_names_the_first() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let report = new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id);
+    let report_id = store.insert_report(&report, &key("first")).await.expect("first");
+    let second = store
+        .insert_report(&report, &key("second"))
+        .await
+        .expect_err("duplicate");
+    let Error::AlreadyExists { kind, name, reason } = &second else {
+        panic!("expected AlreadyExists, got {second:?}");
+    };
+    assert_eq!(
+        (*kind, name.as_str()),
+        (ResourceKind::Report, format!("reports/{report_id}").as_str())
+    );
+    assert_eq!(
+        reason,
+        &format!(
+            "organ {BA_DINH_COMMITTEE} already reported form {FORM_CODE} for period 2025-07; \
+             amend that report instead"
+        )
+    );
+    // The losing request's key was rolled back with it, so it can be retried.
+    let lost = key("second");
+    assert_eq!(
+        store
+            .find_request(&lost.scope, &lost.request_id)
+            .await
+            .expect("find"),
+        None
+    );
+    // Another period or organ is another report.
+    store
+        .insert_report(
+            &new_report(BA_DINH_COMMITTEE, "00004", "2025-08", seeded.token_id),
+            &key("third"),
+        )
+        .await
+        .expect("another period");
+    store
+        .insert_report(
+            &new_report(NGOC_HA_COMMITTEE, "00008", "2025-07", seeded.token_id),
+            &key("fourth"),
+        )
+        .await
+        .expect("another organ");
+}
+
+fn concurrent_change(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::FailedPrecondition {
+            violation_type: "CONCURRENT_CHANGE",
+            ..
+        }
+    )
+}
+
+#[tokio::test]
+async fn revisions_are_appended_only_onto_the_expected_revision_and_status() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let report_id = store
+        .insert_report(
+            &new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id),
+            &key("r1"),
+        )
+        .await
+        .expect("insert");
+
+    let mut second = revision(report_id, 2, seeded.token_id, instant(30));
+    second.values.truncate(2);
+    second.form_version = 1;
+    store
+        .append_revision(&second, ReportStatus::Submitted, &key("r2"))
+        .await
+        .expect("append");
+    let report = store.get_report(report_id).await.expect("get").expect("report");
+    assert_eq!(
+        (
+            report.latest_revision,
+            report.status,
+            report.updated_at,
+            report.first_submitted_at
+        ),
+        (2, ReportStatus::Submitted, instant(30), instant(0))
+    );
+    assert_eq!(
+        store.get_revision(report_id, 2).await.expect("get"),
+        Some(second.clone())
+    );
+    assert_eq!(
+        store
+            .get_revision(report_id, 1)
+            .await
+            .expect("get")
+            .expect("first revision is kept")
+            .values,
+        values_of_every_kind()
+    );
+    let request = key("r2");
+    assert_eq!(
+        store
+            .find_request(&request.scope, &request.request_id)
+            .await
+            .expect("find")
+            .map(|stored| stored.resource),
+        Some(format!("reports/{report_id}/revisions/2"))
+    );
+
+    // Revision 2 again: the report is at 2 already.
+    let stale = store
+        .append_revision(&second, ReportStatus::Submitted, &key("stale"))
+        .await
+        .expect_err("stale");
+    assert!(concurrent_change(&stale), "{stale:?}");
+    // Revision 3 expecting RETURNED while the report is SUBMITTED.
+    let third = revision(report_id, 3, seeded.token_id, instant(40));
+    let wrong_status = store
+        .append_revision(&third, ReportStatus::Returned, &key("wrong-status"))
+        .await
+        .expect_err("wrong status");
+    assert!(concurrent_change(&wrong_status), "{wrong_status:?}");
+    // Neither failure kept its key.
+    for failed in ["stale", "wrong-status"] {
+        let failed = key(failed);
+        assert_eq!(
+            store
+                .find_request(&failed.scope, &failed.request_id)
+                .await
+                .expect("find"),
+            None
+        );
+    }
+    // A reused key fails on the key, before the compare-and-set.
+    let reused = store
+        .append_revision(&third, ReportStatus::Submitted, &key("r2"))
+        .await
+        .expect_err("key taken");
+    assert!(
+        matches!(
+            reused,
+            Error::AlreadyExists {
+                kind: ResourceKind::IdempotencyKey,
+                ..
+            }
+        ),
+        "{reused:?}"
+    );
+    let missing = store
+        .append_revision(
+            &revision(report_id + 1000, 2, seeded.token_id, instant(50)),
+            ReportStatus::Submitted,
+            &key("missing"),
+        )
+        .await
+        .expect_err("no such report");
+    assert!(
+        matches!(
+            missing,
+            Error::NotFound {
+                kind: ResourceKind::Report,
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn reviews_are_recorded_only_on_the_expected_revision_and_status() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let report_id = store
+        .insert_report(
+            &new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id),
+            &key("r1"),
+        )
+        .await
+        .expect("insert");
+    let returned = NewReview {
+        report_id,
+        expected_revision: 1,
+        expected_status: ReportStatus::Submitted,
+        new_status: ReportStatus::Returned,
+        review: Review {
+            reviewer_organ: OWNER_DEPARTMENT.to_owned(),
+            comment: "thiếu số liệu".to_owned(),
+            reviewed_at: instant(60),
+        },
+    };
+    store
+        .record_review(&returned, &key("review-1"))
+        .await
+        .expect("review");
+    let report = store.get_report(report_id).await.expect("get").expect("report");
+    assert_eq!(
+        (
+            report.status,
+            report.latest_revision,
+            report.updated_at,
+            report.last_review
+        ),
+        (
+            ReportStatus::Returned,
+            1,
+            instant(60),
+            Some(returned.review.clone())
+        )
+    );
+    let request = key("review-1");
+    assert_eq!(
+        store
+            .find_request(&request.scope, &request.request_id)
+            .await
+            .expect("find")
+            .map(|stored| stored.resource),
+        Some(format!("reports/{report_id}"))
+    );
+
+    // The same review again: the report is RETURNED now.
+    let repeated = store
+        .record_review(&returned, &key("review-2"))
+        .await
+        .expect_err("changed");
+    assert!(concurrent_change(&repeated), "{repeated:?}");
+    // Amending a returned report makes it SUBMITTED again, at revision 2.
+    store
+        .append_revision(
+            &revision(report_id, 2, seeded.token_id, instant(70)),
+            ReportStatus::Returned,
+            &key("r2"),
+        )
+        .await
+        .expect("amend");
+    let stale_revision = NewReview {
+        expected_revision: 1,
+        new_status: ReportStatus::Accepted,
+        ..returned.clone()
+    };
+    let stale = store
+        .record_review(&stale_revision, &key("review-3"))
+        .await
+        .expect_err("stale");
+    assert!(concurrent_change(&stale), "{stale:?}");
+    let accepted = NewReview {
+        expected_revision: 2,
+        new_status: ReportStatus::Accepted,
+        review: Review {
+            comment: String::new(),
+            reviewed_at: instant(80),
+            ..returned.review.clone()
+        },
+        ..returned
+    };
+    store
+        .record_review(&accepted, &key("review-4"))
+        .await
+        .expect("accept");
+    let report = store.get_report(report_id).await.expect("get").expect("report");
+    assert_eq!(
+        (report.status, report.latest_revision, report.last_review),
+        (ReportStatus::Accepted, 2, Some(accepted.review))
+    );
+}
+
+#[tokio::test]
+async fn reports_filter_and_page_in_id_order() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    // A second form owned by another department.
+    store
+        .create_form(&Form {
+            code: "justice-form".to_owned(),
+            draft: definition("Justice", "01-justice"),
+            latest_version: 0,
+            created_at: instant(0),
+            updated_at: instant(0),
+        })
+        .await
+        .expect("form");
+    store
+        .publish_form("justice-form", instant(1))
+        .await
+        .expect("publish");
+
+    let mut ids = Vec::new();
+    for (index, (organ_id, locality_code, period_id, form_code)) in [
+        (BA_DINH_COMMITTEE, "00004", "2025-07", FORM_CODE),
+        (BA_DINH_COMMITTEE, "00004", "2025-08", FORM_CODE),
+        (NGOC_HA_COMMITTEE, "00008", "2025-07", FORM_CODE),
+        (NGOC_HA_COMMITTEE, "00008", "2025-07", "justice-form"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let report = NewReport {
+            form_code: form_code.to_owned(),
+            ..new_report(organ_id, locality_code, period_id, seeded.token_id)
+        };
+        ids.push(
+            store
+                .insert_report(&report, &key(&format!("r{index}")))
+                .await
+                .expect("insert"),
+        );
+    }
+    store
+        .record_review(
+            &NewReview {
+                report_id: ids[2],
+                expected_revision: 1,
+                expected_status: ReportStatus::Submitted,
+                new_status: ReportStatus::Accepted,
+                review: Review {
+                    reviewer_organ: OWNER_DEPARTMENT.to_owned(),
+                    comment: String::new(),
+                    reviewed_at: instant(5),
+                },
+            },
+            &key("review"),
+        )
+        .await
+        .expect("review");
+
+    let listed = |filter: ReportFilter, after: Option<i64>, limit: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .list_reports(&filter, after, limit)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|report| report.id)
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(listed(ReportFilter::default(), None, u32::MAX).await, ids);
+    assert_eq!(listed(ReportFilter::default(), None, 3).await, ids[..3]);
+    assert_eq!(listed(ReportFilter::default(), Some(ids[2]), 3).await, ids[3..]);
+    assert!(listed(ReportFilter::default(), Some(ids[3]), 3).await.is_empty());
+
+    let by_form = ReportFilter {
+        form_code: Some(FORM_CODE.to_owned()),
+        ..ReportFilter::default()
+    };
+    assert_eq!(listed(by_form, None, 10).await, ids[..3]);
+    let by_period = ReportFilter {
+        period: Some(period("2025-07")),
+        ..ReportFilter::default()
+    };
+    assert_eq!(listed(by_period, None, 10).await, [ids[0], ids[2], ids[3]]);
+    let by_organ_and_period = ReportFilter {
+        organ_id: Some(NGOC_HA_COMMITTEE.to_owned()),
+        period: Some(period("2025-07")),
+        ..ReportFilter::default()
+    };
+    assert_eq!(listed(by_organ_and_period, None, 10).await, ids[2..]);
+    let by_locality = ReportFilter {
+        locality_code: Some("00004".to_owned()),
+        ..ReportFilter::default()
+    };
+    assert_eq!(listed(by_locality, None, 10).await, ids[..2]);
+    let accepted = ReportFilter {
+        status: Some(ReportStatus::Accepted),
+        ..ReportFilter::default()
+    };
+    assert_eq!(listed(accepted, None, 10).await, [ids[2]]);
+    let owned_by_justice = ReportFilter {
+        form_owner: Some("01-justice".to_owned()),
+        ..ReportFilter::default()
+    };
+    assert_eq!(listed(owned_by_justice, None, 10).await, [ids[3]]);
+
+    // Ownership follows the latest published version, not the draft or an
+    // older version.
+    store
+        .update_form_draft(
+            "justice-form",
+            &definition("Justice", OWNER_DEPARTMENT),
+            instant(6),
+        )
+        .await
+        .expect("update");
+    let owned_by_centre = || ReportFilter {
+        form_owner: Some(OWNER_DEPARTMENT.to_owned()),
+        ..ReportFilter::default()
+    };
+    assert_eq!(listed(owned_by_centre(), None, 10).await, ids[..3]);
+    store
+        .publish_form("justice-form", instant(7))
+        .await
+        .expect("publish");
+    assert_eq!(listed(owned_by_centre(), None, 10).await, ids);
+    let owned_by_nobody = ReportFilter {
+        form_owner: Some("01-justice".to_owned()),
+        ..ReportFilter::default()
+    };
+    assert!(listed(owned_by_nobody, None, 10).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_concurrent_first_reports_exactly_one_wins() {
+    let seeded = seeded().await;
+    let outcomes = race((0..CONTENDERS).map(|index| {
+        let store = seeded.store.clone();
+        let report = new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id);
+        async move {
+            store
+                .insert_report(&report, &key(&format!("contender-{index}")))
+                .await
+        }
+    }))
+    .await;
+    let winners: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.as_ref().ok().copied())
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let winner = format!("reports/{}", winners[0]);
+    let losers_name_the_winner = outcomes.iter().filter(|outcome| {
+        matches!(outcome, Err(Error::AlreadyExists { kind: ResourceKind::Report, name, .. }) if *name == winner)
+    });
+    assert_eq!(losers_name_the_winner.count(), outcomes.len() - 1, "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_concurrent_requests_with_one_key_the_others_fail_on_the_key() {
+    let seeded = seeded().await;
+    let outcomes = race((0..CONTENDERS).map(|_| {
+        let store = seeded.store.clone();
+        let report = new_report(BA_DINH_COMMITTEE, "00004", "2025-07", seeded.token_id);
+        async move { store.insert_report(&report, &key("shared")).await }
+    }))
+    .await;
+    assert_eq!(
+        outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let key_conflicts = outcomes.iter().filter(|outcome| {
+        matches!(
+            outcome,
+            Err(Error::AlreadyExists {
+                kind: ResourceKind::IdempotencyKey,
+                ..
+            })
+        )
+    });
+    assert_eq!(key_conflicts.count(), outcomes.len() - 1, "{outcomes:?}");
+}

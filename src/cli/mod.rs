@@ -1,0 +1,135 @@
+//! Command-line interface. Administrative commands work on the database
+//! directly (server running or not); client commands talk to a server.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line interface prints its results"
+)]
+
+mod admin;
+mod client;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use lienthong::config::{ConfigFile, DEFAULT_DATABASE_URL, ServerConfig, ServerOverrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lienthong",
+    version,
+    about = "gRPC reporting backbone for two-tier local government"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gRPC server.
+    Serve(ServeArgs),
+    /// Load the Hanoi directory, the demo forms and sample reports.
+    Demo(DatabaseArgs),
+    /// Issue, list and revoke bearer tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
+    /// Load or update the directory of localities and organs.
+    #[command(subcommand)]
+    Directory(admin::DirectoryCommand),
+    /// Submit, amend, review, get and list reports on a server.
+    #[command(subcommand)]
+    Report(client::ReportCommand),
+    /// List the reports an organ owes.
+    Obligations(client::ObligationsArgs),
+    /// Show who has reported a form for a period.
+    Completeness(client::CompletenessArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "LIENTHONG_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// `sqlite://path` or `postgres://…` [default: sqlite://lienthong-data/lienthong.db].
+    #[arg(long, env = "LIENTHONG_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// TOML configuration file; flags and environment variables override it.
+    #[arg(long, env = "LIENTHONG_CONFIG")]
+    config: Option<PathBuf>,
+    /// Load demo data before serving.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://path` or `postgres://…`.
+    #[arg(long, env = "LIENTHONG_DATABASE_URL", hide_env_values = true, default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+impl Cli {
+    /// Quiet for one-shot commands, informative for the server.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Serve(_) => "info,sqlx=warn,h2=warn,tower=warn",
+            _ => "warn",
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(arguments) => serve(arguments).await,
+        Command::Demo(database) => admin::demo(&database).await,
+        Command::Token(command) => admin::token(command).await,
+        Command::Directory(command) => admin::directory(command).await,
+        Command::Report(command) => client::report(command).await,
+        Command::Obligations(arguments) => client::obligations(arguments).await,
+        Command::Completeness(arguments) => client::completeness(arguments).await,
+    }
+}
+
+async fn serve(arguments: ServeArgs) -> anyhow::Result<()> {
+    let file = match &arguments.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let config = ServerConfig::resolve(
+        ServerOverrides {
+            listen: arguments.listen,
+            database_url: arguments.database_url,
+        },
+        file,
+    )?;
+    tracing::info!(?config, "starting");
+    let store = lienthong_store::connect(&config.database_url).await?;
+    if arguments.demo {
+        let summary = lienthong::demo::load(store.clone(), time::OffsetDateTime::now_utc()).await?;
+        tracing::info!(?summary, "demo data loaded");
+    }
+    let services = lienthong_domain::service::Services::new(store, lienthong_domain::service::system_clock());
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    lienthong::server::serve(&config, services, listener, lienthong::server::shutdown_signal()).await
+}
+
+/// Prints an error for a person: the gRPC code, message and field violations
+/// when a server refused, the cause chain otherwise.
+pub fn report_error(error: &anyhow::Error) {
+    if let Some(status) = error.downcast_ref::<tonic::Status>() {
+        use tonic_types::StatusExt as _;
+        eprintln!("error: {:?}: {}", status.code(), status.message());
+        if let Some(bad_request) = status.get_details_bad_request() {
+            for violation in bad_request.field_violations {
+                eprintln!("  {}: {}", violation.field, violation.description);
+            }
+        }
+        return;
+    }
+    eprintln!("error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

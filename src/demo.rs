@@ -1,0 +1,461 @@
+//! Demo data, so a newcomer sees something real at once: the Hanoi
+//! directory, two forms built from the city's own figures (administrative
+//! procedures monthly, staffing quarterly) and a sample of reports from past
+//! periods, some late, some missing, some accepted. Loading twice changes
+//! nothing: forms are created once and reports carry fixed request ids.
+
+use std::sync::Arc;
+
+use lienthong_domain::auth::{Principal, Role};
+use lienthong_domain::directory::{Organ, OrganKind, hanoi_directory};
+use lienthong_domain::form::{
+    Aggregation, Comparison, FormDefinition, Indicator, RatioOf, ValidationRule, ValueType,
+};
+use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
+use lienthong_domain::report::{RawValue, ReviewDecision, ValueInput};
+use lienthong_domain::service::{ReportService, Services, SubmitReport, TokenService};
+use lienthong_domain::store::{OrganFilter, Store};
+use lienthong_domain::{Error, Result};
+use rust_decimal::Decimal;
+use time::{Duration, OffsetDateTime};
+
+pub const TTHC_FORM: &str = "tthc-monthly";
+pub const STAFFING_FORM: &str = "staffing-quarterly";
+const TTHC_OWNER: &str = "01-public-service-centre";
+const STAFFING_OWNER: &str = "01-home-affairs";
+/// Organ acting as administrator while loading.
+const ADMIN_ORGAN: &str = "01-city-office";
+
+fn count(code: &str, name: &str, unit: &str, aggregation: Aggregation, required: bool) -> Indicator {
+    Indicator {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        unit: unit.to_owned(),
+        value_type: ValueType::Integer,
+        aggregation,
+        required,
+        min: Some(Decimal::ZERO),
+        max: None,
+        ratio_of: None,
+        description: String::new(),
+    }
+}
+
+fn rule(left: &str, comparison: Comparison, right: &str, message: &str) -> ValidationRule {
+    ValidationRule {
+        left: left.to_owned(),
+        comparison,
+        right: right.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// "Administrative procedures at commune level", monthly, owed by every
+/// commune People's Committee to the Public Administration Service Centre.
+pub fn tthc_form() -> FormDefinition {
+    FormDefinition {
+        title: "Tình hình tiếp nhận, giải quyết thủ tục hành chính cấp xã".to_owned(),
+        description: "Hồ sơ TTHC tiếp nhận và giải quyết trong kỳ, tỷ lệ trực tuyến, phản ánh kiến nghị."
+            .to_owned(),
+        owner_organ: TTHC_OWNER.to_owned(),
+        periodicity: Periodicity::Monthly,
+        window_rule: WindowRule::Decree09,
+        deadline_days_after_cutoff: 5,
+        reporting_organ_kinds: vec![OrganKind::PeoplesCommittee],
+        first_period: Some(Period::Month { year: 2025, month: 7 }),
+        indicators: vec![
+            count(
+                "dossiers_received",
+                "Hồ sơ tiếp nhận",
+                "hồ sơ",
+                Aggregation::Sum,
+                true,
+            ),
+            count(
+                "dossiers_online",
+                "Hồ sơ tiếp nhận trực tuyến",
+                "hồ sơ",
+                Aggregation::Sum,
+                true,
+            ),
+            Indicator {
+                code: "online_rate".to_owned(),
+                name: "Tỷ lệ hồ sơ trực tuyến".to_owned(),
+                unit: "%".to_owned(),
+                value_type: ValueType::Percent,
+                aggregation: Aggregation::Ratio,
+                required: false,
+                min: Some(Decimal::ZERO),
+                max: Some(Decimal::ONE_HUNDRED),
+                ratio_of: Some(RatioOf {
+                    numerator: "dossiers_online".to_owned(),
+                    denominator: "dossiers_received".to_owned(),
+                }),
+                description: "Tính từ hồ sơ trực tuyến / hồ sơ tiếp nhận nếu để trống.".to_owned(),
+            },
+            count(
+                "dossiers_resolved_on_time",
+                "Hồ sơ giải quyết đúng hạn",
+                "hồ sơ",
+                Aggregation::Sum,
+                true,
+            ),
+            count(
+                "dossiers_overdue",
+                "Hồ sơ quá hạn",
+                "hồ sơ",
+                Aggregation::Sum,
+                true,
+            ),
+            count(
+                "citizen_feedback_received",
+                "Phản ánh, kiến nghị tiếp nhận",
+                "lượt",
+                Aggregation::Sum,
+                false,
+            ),
+            count(
+                "digitally_signed_documents",
+                "Văn bản ký số",
+                "văn bản",
+                Aggregation::Sum,
+                false,
+            ),
+        ],
+        rules: vec![
+            rule(
+                "dossiers_online",
+                Comparison::LessOrEqual,
+                "dossiers_received",
+                "online dossiers cannot exceed dossiers received",
+            ),
+            rule(
+                "dossiers_overdue",
+                Comparison::LessOrEqual,
+                "dossiers_received",
+                "overdue dossiers cannot exceed dossiers received",
+            ),
+        ],
+    }
+}
+
+/// "Staffing", quarterly, owed by commune People's Committees and Party
+/// committees to the Department of Home Affairs.
+pub fn staffing_form() -> FormDefinition {
+    FormDefinition {
+        title: "Tình hình biên chế, bố trí cán bộ, công chức cấp xã".to_owned(),
+        description:
+            "Biên chế được giao, số có mặt, điều động đến, vị trí chủ chốt còn trống, chế độ chính sách."
+                .to_owned(),
+        owner_organ: STAFFING_OWNER.to_owned(),
+        periodicity: Periodicity::Quarterly,
+        window_rule: WindowRule::Decree09,
+        deadline_days_after_cutoff: 10,
+        reporting_organ_kinds: vec![OrganKind::PeoplesCommittee, OrganKind::PartyCommittee],
+        first_period: Some(Period::Quarter {
+            year: 2025,
+            quarter: 3,
+        }),
+        indicators: vec![
+            count(
+                "staffing_quota",
+                "Biên chế được giao",
+                "người",
+                Aggregation::Last,
+                true,
+            ),
+            count("staff_in_post", "Số có mặt", "người", Aggregation::Last, true),
+            count(
+                "transferred_in",
+                "Điều động đến trong kỳ",
+                "người",
+                Aggregation::Sum,
+                false,
+            ),
+            count(
+                "key_post_vacancies",
+                "Vị trí chủ chốt còn trống",
+                "vị trí",
+                Aggregation::Last,
+                false,
+            ),
+            count(
+                "entitlements_settled_people",
+                "Người đã giải quyết chế độ",
+                "người",
+                Aggregation::Sum,
+                false,
+            ),
+            Indicator {
+                value_type: ValueType::MoneyVnd,
+                ..count(
+                    "entitlements_settled_vnd",
+                    "Kinh phí giải quyết chế độ",
+                    "VND",
+                    Aggregation::Sum,
+                    false,
+                )
+            },
+        ],
+        rules: vec![rule(
+            "key_post_vacancies",
+            Comparison::LessOrEqual,
+            "staffing_quota",
+            "vacancies cannot exceed the quota",
+        )],
+    }
+}
+
+/// What a demo load did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub localities: u32,
+    pub organs: u32,
+    pub forms_created: u32,
+    pub reports: u32,
+}
+
+/// Imports the Hanoi directory and creates and publishes the demo forms
+/// that do not exist yet.
+pub async fn install_directory_and_forms(store: Arc<dyn Store>, now: OffsetDateTime) -> Result<DemoSummary> {
+    let services = Services::new(store.clone(), Arc::new(move || now));
+    let directory = hanoi_directory();
+    services.directory.import(&directory).await?;
+    let mut summary = DemoSummary {
+        localities: u32::try_from(directory.localities.len()).unwrap_or(u32::MAX),
+        organs: u32::try_from(directory.organs.len()).unwrap_or(u32::MAX),
+        ..DemoSummary::default()
+    };
+    let admin = loader_principal(&store, ADMIN_ORGAN, Role::Admin).await?;
+    for (code, definition) in [(TTHC_FORM, tthc_form()), (STAFFING_FORM, staffing_form())] {
+        if store.get_form(code).await?.is_none() {
+            services.forms.create_form(&admin, code, definition).await?;
+            services.forms.publish_form(&admin, code).await?;
+            summary.forms_created += 1;
+        }
+    }
+    Ok(summary)
+}
+
+/// Loads the directory, the demo forms and sample reports up to two periods
+/// before `now`.
+pub async fn load(store: Arc<dyn Store>, now: OffsetDateTime) -> Result<DemoSummary> {
+    let mut summary = install_directory_and_forms(store.clone(), now).await?;
+
+    // A sample of communes, so completeness shows both present and missing reports.
+    let committees = store
+        .list_organs(
+            &OrganFilter {
+                kind: Some(OrganKind::PeoplesCommittee),
+                ..OrganFilter::default()
+            },
+            None,
+            u32::MAX,
+        )
+        .await?;
+    let sample: Vec<Organ> = committees
+        .into_iter()
+        .filter(|organ| organ.locality_code.len() == 5)
+        .enumerate()
+        .filter(|(index, _)| index % 10 == 1)
+        .map(|(_, organ)| organ)
+        .collect();
+
+    let tokens = TokenService::new(store.clone(), Arc::new(move || now));
+    for organ in &sample {
+        let issued = tokens
+            .issue(
+                &organ.id,
+                &[Role::Submitter],
+                "demo data loader",
+                Some(Duration::hours(1)),
+            )
+            .await?;
+        let submitter = Principal {
+            token_id: issued.record.id,
+            organ: organ.clone(),
+            roles: vec![Role::Submitter],
+        };
+        summary.reports += submit_history(&store, &submitter, TTHC_FORM, &tthc_form(), now).await?;
+        summary.reports += submit_history(&store, &submitter, STAFFING_FORM, &staffing_form(), now).await?;
+        tokens.revoke(issued.record.id).await?;
+    }
+    accept_some(&store, now).await?;
+    Ok(summary)
+}
+
+/// The loader acting as a city organ. Form changes and reviews record the
+/// organ, not a token, so no token is needed; report revisions do record a
+/// token, which is why submitters get real ones.
+async fn loader_principal(store: &Arc<dyn Store>, organ_id: &str, role: Role) -> Result<Principal> {
+    let organ = store
+        .get_organ(organ_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("demo organ {organ_id} missing after import")))?;
+    Ok(Principal {
+        token_id: 0,
+        organ,
+        roles: vec![role],
+    })
+}
+
+/// Submits the organ's reports for every period of the form that ended at
+/// least two periods before `now`: most on time, every fifth late, every
+/// seventh missing.
+async fn submit_history(
+    store: &Arc<dyn Store>,
+    submitter: &Principal,
+    form_code: &str,
+    definition: &FormDefinition,
+    now: OffsetDateTime,
+) -> Result<u32> {
+    let Some(first) = definition.first_period else {
+        return Ok(0);
+    };
+    let Some(current) = Period::containing(definition.periodicity, definition.window_rule, vietnam_date(now))
+    else {
+        return Ok(0);
+    };
+    let last = current.previous().previous();
+    let seed: u32 = submitter.organ.locality_code.parse().unwrap_or(0);
+    let mut submitted = 0;
+    for (index, period) in first.through(last).enumerate() {
+        let index = u32::try_from(index).unwrap_or(0);
+        let variation = (seed / 4 + index * 7) % 35;
+        if variation % 7 == 3 {
+            continue;
+        }
+        let deadline = period.deadline(definition.window_rule, definition.deadline_days_after_cutoff);
+        let submitted_at = if variation.is_multiple_of(5) {
+            deadline + Duration::days(2)
+        } else {
+            deadline - Duration::days(2)
+        };
+        let reports = ReportService::new(store.clone(), Arc::new(move || submitted_at));
+        let values = if form_code == TTHC_FORM {
+            tthc_values(seed, index)
+        } else {
+            staffing_values(seed, index)
+        };
+        reports
+            .submit(
+                submitter,
+                SubmitReport {
+                    organ_id: submitter.organ.id.clone(),
+                    form_code: form_code.to_owned(),
+                    form_version: 0,
+                    period: period.to_string(),
+                    values,
+                    narrative: "Báo cáo mẫu: tình hình thực hiện trong kỳ theo mô hình chính quyền địa phương hai cấp."
+                        .to_owned(),
+                    request_id: format!("demo-{}-{form_code}-{period}", submitter.organ.id),
+                },
+            )
+            .await?;
+        submitted += 1;
+    }
+    Ok(submitted)
+}
+
+fn integer(code: &str, value: i64) -> ValueInput {
+    ValueInput {
+        indicator_code: code.to_owned(),
+        value: Some(RawValue::Integer(value)),
+    }
+}
+
+/// Monthly procedure figures around the city's first-weeks averages: about
+/// 1,060 dossiers a month per commune, the online share rising from 14 %.
+fn tthc_values(seed: u32, month_index: u32) -> Vec<ValueInput> {
+    let received = i64::from(900 + (seed * 37 + month_index * 53) % 320);
+    let online = received * i64::from(14 + month_index * 2 + seed % 5) / 100;
+    let overdue = i64::from((seed + month_index) % 25);
+    vec![
+        integer("dossiers_received", received),
+        integer("dossiers_online", online),
+        integer("dossiers_resolved_on_time", received * 92 / 100),
+        integer("dossiers_overdue", overdue),
+        integer(
+            "citizen_feedback_received",
+            i64::from(20 + (seed + month_index * 3) % 17),
+        ),
+        integer(
+            "digitally_signed_documents",
+            i64::from(1_600 + (seed * 13 + month_index * 29) % 500),
+        ),
+    ]
+}
+
+/// Quarterly staffing around the city's figures: about 76 positions per
+/// commune, 26 transferred in at the start, entitlements settled early on.
+fn staffing_values(seed: u32, quarter_index: u32) -> Vec<ValueInput> {
+    let quota = i64::from(70 + seed % 12);
+    let first_quarter = quarter_index == 0;
+    vec![
+        integer("staffing_quota", quota),
+        integer("staff_in_post", quota - i64::from(2 + seed % 6)),
+        integer(
+            "transferred_in",
+            if first_quarter {
+                i64::from(20 + seed % 12)
+            } else {
+                i64::from(seed % 3)
+            },
+        ),
+        integer("key_post_vacancies", i64::from(seed % 4)),
+        integer(
+            "entitlements_settled_people",
+            if first_quarter {
+                i64::from(25 + seed % 18)
+            } else {
+                0
+            },
+        ),
+        ValueInput {
+            indicator_code: "entitlements_settled_vnd".to_owned(),
+            value: Some(RawValue::MoneyVnd(if first_quarter {
+                30_000_000_000 + i64::from(seed % 40) * 100_000_000
+            } else {
+                0
+            })),
+        },
+    ]
+}
+
+/// The owning departments accept the reports of the oldest periods, so the
+/// demo shows every status.
+async fn accept_some(store: &Arc<dyn Store>, now: OffsetDateTime) -> Result<()> {
+    for (form_code, owner, period) in [
+        (TTHC_FORM, TTHC_OWNER, Period::Month { year: 2025, month: 7 }),
+        (
+            STAFFING_FORM,
+            STAFFING_OWNER,
+            Period::Quarter {
+                year: 2025,
+                quarter: 3,
+            },
+        ),
+    ] {
+        let reviewer = loader_principal(store, owner, Role::Reviewer).await?;
+        let reports = ReportService::new(store.clone(), Arc::new(move || now));
+        let filter = lienthong_domain::store::ReportFilter {
+            form_code: Some(form_code.to_owned()),
+            period: Some(period),
+            status: Some(lienthong_domain::report::ReportStatus::Submitted),
+            ..Default::default()
+        };
+        for report in store.list_reports(&filter, None, u32::MAX).await? {
+            reports
+                .review(
+                    &reviewer,
+                    report.id,
+                    report.latest_revision,
+                    Some(ReviewDecision::Accept),
+                    String::new(),
+                    &format!("demo-accept-{}", report.id),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! The gRPC face of lienthong: one type per service of the contract, each RPC
+//! a few lines of convert → call the domain → convert back. `Status` values
+//! are made only here (see [`status::to_status`]).
+
+pub mod auth;
+pub mod convert;
+mod directory;
+mod forms;
+mod reports;
+pub mod status;
+
+pub use directory::DirectoryApi;
+pub use forms::FormApi;
+pub use reports::ReportApi;
+
+use lienthong_domain::auth::Principal;
+use tonic::{Request, Status};
+
+/// The authenticated caller, put in the request by [`auth::AuthLayer`].
+fn caller<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("no authenticated caller"))
+}
