@@ -90,13 +90,16 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            println!("{}", issued.secret);
+            say!("{}", issued.secret);
         }
         TokenCommand::List { database } => {
             let now = time::OffsetDateTime::now_utc();
-            println!(
+            say!(
                 "{:>5}  {:<32} {:<24} {:<10} label",
-                "id", "organ", "roles", "state"
+                "id",
+                "organ",
+                "roles",
+                "state"
             );
             for token in services(&database).await?.tokens.list().await? {
                 let roles: Vec<&str> = token.roles.iter().map(|role| role.as_str()).collect();
@@ -105,7 +108,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                     Some(_) if token.revoked_at.is_some() => "revoked",
                     Some(_) => "expired",
                 };
-                println!(
+                say!(
                     "{:>5}  {:<32} {:<24} {:<10} {}",
                     token.id,
                     token.organ_id,
@@ -117,7 +120,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { database, id } => {
             services(&database).await?.tokens.revoke(id).await?;
-            println!("token {id} revoked");
+            say!("token {id} revoked");
         }
     }
     Ok(())
@@ -130,7 +133,7 @@ pub async fn directory(command: DirectoryCommand) -> anyhow::Result<()> {
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let directory = parse_directory(&text)?;
             let summary = services(&database).await?.directory.import(&directory).await?;
-            println!(
+            say!(
                 "localities: {} added, {} updated; organs: {} added, {} updated",
                 summary.localities_added,
                 summary.localities_updated,
@@ -145,9 +148,12 @@ pub async fn directory(command: DirectoryCommand) -> anyhow::Result<()> {
 pub async fn demo(database: &DatabaseArgs) -> anyhow::Result<()> {
     let store = lienthong_store::connect(&database.database_url).await?;
     let summary = lienthong::demo::load(store, time::OffsetDateTime::now_utc()).await?;
-    println!(
+    say!(
         "demo data: {} localities, {} organs, {} forms created, {} sample reports",
-        summary.localities, summary.organs, summary.forms_created, summary.reports
+        summary.localities,
+        summary.organs,
+        summary.forms_created,
+        summary.reports
     );
     Ok(())
 }

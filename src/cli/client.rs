@@ -231,8 +231,8 @@ fn typed_value(
     }
 }
 
-fn print_revision(revision: &proto::ReportRevision) {
-    println!(
+fn print_revision(revision: &proto::ReportRevision) -> anyhow::Result<()> {
+    say!(
         "{}  form version {}  submitted {}{}",
         revision.name,
         revision.form_version,
@@ -243,7 +243,7 @@ fn print_revision(revision: &proto::ReportRevision) {
         if revision.late { "  LATE" } else { "" }
     );
     if !revision.amendment_reason.is_empty() {
-        println!("  reason: {}", revision.amendment_reason);
+        say!("  reason: {}", revision.amendment_reason);
     }
     for value in &revision.values {
         use proto::indicator_value::Value as Field;
@@ -253,15 +253,16 @@ fn print_revision(revision: &proto::ReportRevision) {
             Some(Field::BooleanValue(flag)) => flag.to_string(),
             None => String::new(),
         };
-        println!("  {:<32} {shown}", value.indicator_code);
+        say!("  {:<32} {shown}", value.indicator_code);
     }
     if !revision.narrative.is_empty() {
-        println!("  narrative: {}", revision.narrative);
+        say!("  narrative: {}", revision.narrative);
     }
+    Ok(())
 }
 
-fn print_report(report: &proto::Report) {
-    println!(
+fn print_report(report: &proto::Report) -> anyhow::Result<()> {
+    say!(
         "{}  {}  {}  {}  {:?}  revision {}{}",
         report.name,
         report.organ,
@@ -272,8 +273,9 @@ fn print_report(report: &proto::Report) {
         if report.late { "  LATE" } else { "" }
     );
     if !report.review_comment.is_empty() {
-        println!("  review by {}: {}", report.reviewed_by, report.review_comment);
+        say!("  review by {}: {}", report.reviewed_by, report.review_comment);
     }
+    Ok(())
 }
 
 pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
@@ -301,9 +303,9 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
                 })
                 .await?
                 .into_inner();
-            println!("submitted {}", response.report);
+            say!("submitted {}", response.report);
             if let Some(revision) = &response.revision {
-                print_revision(revision);
+                print_revision(revision)?;
             }
         }
         ReportCommand::Amend {
@@ -337,7 +339,7 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             if let Some(revision) = &response.revision {
-                print_revision(revision);
+                print_revision(revision)?;
             }
         }
         ReportCommand::Review {
@@ -364,7 +366,7 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             if let Some(report) = &response.report {
-                print_report(report);
+                print_report(report)?;
             }
         }
         ReportCommand::Get { client, name } => {
@@ -375,9 +377,9 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
                 .into_inner()
                 .report
                 .context("server returned no report")?;
-            print_report(&report);
+            print_report(&report)?;
             if let Some(revision) = &report.revision {
-                print_revision(revision);
+                print_revision(revision)?;
             }
         }
         ReportCommand::List {
@@ -402,7 +404,9 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
                     })
                     .await?
                     .into_inner();
-                page.reports.iter().for_each(print_report);
+                for report in &page.reports {
+                    print_report(report)?;
+                }
                 if page.next_page_token.is_empty() {
                     break;
                 }
@@ -416,9 +420,12 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<()> {
 pub async fn obligations(arguments: ObligationsArgs) -> anyhow::Result<()> {
     let (mut reports, _) = connect(&arguments.client).await?;
     let mut page_token = String::new();
-    println!(
+    say!(
         "{:<20} {:<8} {:<24} {:<14} report",
-        "form", "period", "deadline (UTC)", "status"
+        "form",
+        "period",
+        "deadline (UTC)",
+        "status"
     );
     loop {
         let page = reports
@@ -437,7 +444,7 @@ pub async fn obligations(arguments: ObligationsArgs) -> anyhow::Result<()> {
                 obligation.status(),
                 if obligation.late { " (late)" } else { "" }
             );
-            println!(
+            say!(
                 "{:<20} {:<8} {:<24} {:<14} {}",
                 obligation.form_code,
                 obligation.period,
@@ -465,7 +472,7 @@ pub async fn completeness(arguments: CompletenessArgs) -> anyhow::Result<()> {
         })
         .await?
         .into_inner();
-    println!(
+    say!(
         "{} {}: expected {}, submitted {} ({} on time, {} late), accepted {}, returned {}",
         response.form_code,
         response.period,
@@ -476,9 +483,9 @@ pub async fn completeness(arguments: CompletenessArgs) -> anyhow::Result<()> {
         response.accepted_count,
         response.returned_count
     );
-    println!("missing ({}):", response.missing_organs.len());
+    say!("missing ({}):", response.missing_organs.len());
     for organ in &response.missing_organs {
-        println!("  {:<32} {}", organ.id, organ.display_name);
+        say!("  {:<32} {}", organ.id, organ.display_name);
     }
     Ok(())
 }

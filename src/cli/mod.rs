@@ -1,10 +1,19 @@
 //! Command-line interface. Administrative commands work on the database
 //! directly (server running or not); client commands talk to a server.
 #![allow(
-    clippy::print_stdout,
     clippy::print_stderr,
-    reason = "a command-line interface prints its results"
+    reason = "a command-line interface reports errors on stderr"
 )]
+
+/// Prints a line of a command's result. Unlike `println!` it does not panic
+/// when the reader has gone away (`lienthong token list | head`): the error
+/// travels up and ends the command quietly.
+macro_rules! say {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($argument)*)?;
+    }};
+}
 
 mod admin;
 mod client;
@@ -118,6 +127,12 @@ async fn serve(arguments: ServeArgs) -> anyhow::Result<()> {
 /// Prints an error for a person: the gRPC code, message and field violations
 /// when a server refused, the cause chain otherwise.
 pub fn report_error(error: &anyhow::Error) {
+    if error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io_error| io_error.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        return;
+    }
     if let Some(status) = error.downcast_ref::<tonic::Status>() {
         use tonic_types::StatusExt as _;
         eprintln!("error: {:?}: {}", status.code(), status.message());
