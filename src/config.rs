@@ -15,6 +15,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://lienthong-data/lienthong.db";
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 8;
 
 /// Settings as given on the command line or in the environment; `None` when not given.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +38,8 @@ pub struct ConfigFile {
     pub max_message_bytes: Option<usize>,
     /// Longest a single request may run, in seconds.
     pub request_timeout_seconds: Option<u64>,
+    /// Most database connections the server holds open.
+    pub database_max_connections: Option<u32>,
 }
 
 impl ConfigFile {
@@ -54,6 +57,7 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     pub max_message_bytes: usize,
     pub request_timeout: Duration,
+    pub database_max_connections: u32,
 }
 
 impl ServerConfig {
@@ -75,6 +79,9 @@ impl ServerConfig {
             request_timeout: file
                 .request_timeout_seconds
                 .map_or(DEFAULT_REQUEST_TIMEOUT, Duration::from_secs),
+            database_max_connections: file
+                .database_max_connections
+                .unwrap_or(DEFAULT_DATABASE_MAX_CONNECTIONS),
         })
     }
 }
@@ -87,6 +94,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("request_timeout", &self.request_timeout)
+            .field("database_max_connections", &self.database_max_connections)
             .finish()
     }
 }

@@ -114,7 +114,13 @@ async fn serve(arguments: ServeArgs) -> anyhow::Result<()> {
         file,
     )?;
     tracing::info!(?config, "starting");
-    let store = lienthong_store::connect(&config.database_url).await?;
+    let store = lienthong_store::connect_with(
+        &config.database_url,
+        lienthong_store::StoreOptions {
+            max_connections: config.database_max_connections,
+        },
+    )
+    .await?;
     if arguments.demo {
         let summary = lienthong::demo::load(store.clone(), time::OffsetDateTime::now_utc()).await?;
         tracing::info!(?summary, "demo data loaded");

@@ -1,0 +1,141 @@
+//! Command-line arguments of `lienthong-bench`.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::setup::Backend;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lienthong-bench",
+    version,
+    about = "Load benchmarks of a lienthong server started in-process"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drive SubmitReport with 20-indicator reports from every commune organ
+    /// and print reports/s and latency percentiles per database backend.
+    SubmitReports(SubmitReportsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitReportsArgs {
+    /// Requests in flight at once. Each worker sends its next report as soon
+    /// as the previous one is answered, for its own share of the 504 commune
+    /// organs, so at most 504.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// HTTP/2 connections the workers share, in turn [default: one per worker,
+    /// as when every commune's system connects on its own].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: Option<u32>,
+    /// How long to measure on each backend, e.g. `20s` or `2m`.
+    #[arg(long, default_value = "20s", value_parser = parse_positive_duration)]
+    pub duration: Duration,
+    /// Load before measuring starts (not counted), e.g. `2s`; `0s` for none.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Which database to run on; `both` runs SQLite, then PostgreSQL.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    pub backend: BackendChoice,
+    /// PostgreSQL URL of an existing database, used only to create a fresh
+    /// database for the run and to drop it afterwards.
+    #[arg(
+        long,
+        env = "LIENTHONG_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
+    pub postgres_url: String,
+}
+
+impl SubmitReportsArgs {
+    /// The connection count, never more than there are workers to use them.
+    pub fn connections(&self) -> u32 {
+        self.connections.unwrap_or(self.concurrency).min(self.concurrency)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+impl BackendChoice {
+    pub fn backends(self) -> Vec<Backend> {
+        match self {
+            BackendChoice::Sqlite => vec![Backend::Sqlite],
+            BackendChoice::Postgres => vec![Backend::Postgres],
+            BackendChoice::Both => vec![Backend::Sqlite, Backend::Postgres],
+        }
+    }
+}
+
+/// Whole seconds or minutes: `20s`, `2m`, `0s`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("{text:?} is not a duration such as 20s or 2m");
+    let (number, seconds_per_unit) = if let Some(number) = text.strip_suffix('s') {
+        (number, 1)
+    } else if let Some(number) = text.strip_suffix('m') {
+        (number, 60)
+    } else {
+        return Err(invalid());
+    };
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    number
+        .checked_mul(seconds_per_unit)
+        .map(Duration::from_secs)
+        .ok_or_else(invalid)
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("the duration must be more than zero".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_seconds_or_minutes() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in ["20", "s", "1h", "-1s", "1.5s", " 2s", "99999999999999999999m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_positive_duration("0m").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documented_command() {
+        let cli = Cli::parse_from(["lienthong-bench", "submit-reports"]);
+        let Command::SubmitReports(args) = cli.command;
+        assert_eq!(args.concurrency, 32);
+        assert_eq!(args.connections(), 32);
+        assert_eq!(args.duration, Duration::from_secs(20));
+        assert_eq!(args.warmup, Duration::from_secs(2));
+        assert_eq!(args.backend, BackendChoice::Both);
+        let cli = Cli::parse_from([
+            "lienthong-bench",
+            "submit-reports",
+            "--concurrency",
+            "4",
+            "--connections",
+            "9",
+        ]);
+        let Command::SubmitReports(args) = cli.command;
+        assert_eq!(args.connections(), 4);
+    }
+}

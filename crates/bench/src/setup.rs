@@ -1,0 +1,311 @@
+//! Everything a run needs before its first request, and the cleanup after
+//! it: a throw-away database on the chosen backend, the Hanoi directory, the
+//! form `bench-20`, a SUBMITTER token per reporting organ, and the server
+//! itself on a loopback port, in this process and on this runtime.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use lienthong::config::{ConfigFile, ServerConfig, ServerOverrides};
+use lienthong_domain::auth::{Principal, Role};
+use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
+use lienthong_domain::service::{Services, system_clock};
+use lienthong_domain::store::{ReportFilter, Store};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions as _, Connection as _, Executor as _, PgConnection};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::workload;
+
+/// The organ acting as administrator to create the form.
+const ADMIN_ORGAN: &str = "01-city-office";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// A database that exists for one run only.
+#[derive(Debug)]
+pub struct Database {
+    /// The URL the store and server use.
+    pub url: String,
+    place: Place,
+}
+
+#[derive(Debug)]
+enum Place {
+    /// Deleted with the directory.
+    Sqlite(TempDir),
+    /// Dropped through the administrative connection in [`Database::remove`].
+    Postgres { admin_url: String, name: String },
+}
+
+impl Database {
+    /// A new, empty database: an SQLite file in a temporary directory, or a
+    /// PostgreSQL database created through `postgres_admin_url`.
+    pub async fn create(backend: Backend, postgres_admin_url: &str) -> anyhow::Result<Database> {
+        match backend {
+            Backend::Sqlite => {
+                let directory = tempfile::tempdir().context("creating a temporary directory")?;
+                let url = format!("sqlite://{}", directory.path().join("bench.db").display());
+                Ok(Database {
+                    url,
+                    place: Place::Sqlite(directory),
+                })
+            }
+            Backend::Postgres => {
+                let seconds = OffsetDateTime::now_utc().unix_timestamp();
+                let name = format!("lienthong_bench_{}_{seconds}", std::process::id());
+                admin_execute(postgres_admin_url, &format!("CREATE DATABASE {name}"))
+                    .await
+                    .with_context(|| format!("creating the PostgreSQL database {name}"))?;
+                Ok(Database {
+                    url: with_database_name(postgres_admin_url, &name),
+                    place: Place::Postgres {
+                        admin_url: postgres_admin_url.to_owned(),
+                        name,
+                    },
+                })
+            }
+        }
+    }
+
+    /// Deletes the database. `WITH (FORCE)` ends connections a pool may
+    /// still be closing, so the drop neither waits for nor fails on them.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        match self.place {
+            Place::Sqlite(directory) => directory.close().context("removing the SQLite directory"),
+            Place::Postgres { admin_url, name } => admin_execute(
+                &admin_url,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await
+            .with_context(|| format!("dropping the PostgreSQL database {name}")),
+        }
+    }
+}
+
+async fn admin_execute(admin_url: &str, statement: &str) -> anyhow::Result<()> {
+    let redacted = lienthong::config::redact_password(admin_url);
+    // DROP DATABASE … WITH (FORCE) takes seconds while it ends the pool's
+    // connections; sqlx would warn about a slow statement each time.
+    let options = PgConnectOptions::from_str(admin_url)
+        .with_context(|| format!("{redacted} is not a PostgreSQL URL"))?
+        .disable_statement_logging();
+    let mut connection = PgConnection::connect_with(&options)
+        .await
+        .with_context(|| format!("connecting to {redacted}"))?;
+    // Database names are made here from digits and underscores only, so the
+    // statement is safe to build as text (CREATE DATABASE takes no parameters).
+    connection
+        .execute(sqlx::AssertSqlSafe(statement.to_owned()))
+        .await?;
+    connection.close().await?;
+    Ok(())
+}
+
+/// `url` naming database `name` instead of its own, credentials, host and
+/// query kept.
+fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |index| index + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// An organ that submits, with the bearer token it submits with.
+#[derive(Debug, Clone)]
+pub struct Submitter {
+    pub organ_id: String,
+    pub token: String,
+}
+
+/// A database ready to receive `bench-20` reports.
+#[derive(Debug)]
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    /// Every organ owing `bench-20`, in id order.
+    pub submitters: Vec<Submitter>,
+    /// The ids of every period of `bench-20` that has started, oldest first.
+    pub periods: Vec<String>,
+}
+
+impl Fixture {
+    /// Migrates the database at `url`, imports the directory and demo forms,
+    /// creates and publishes `bench-20` and issues the tokens.
+    pub async fn prepare(url: &str) -> anyhow::Result<Fixture> {
+        let store = lienthong_store::connect(url).await.context("opening the store")?;
+        let now = OffsetDateTime::now_utc();
+        lienthong::demo::install_directory_and_forms(store.clone(), now)
+            .await
+            .context("importing the directory")?;
+        let services = Services::new(store.clone(), system_clock());
+        let admin = Principal {
+            token_id: 0,
+            organ: store
+                .get_organ(ADMIN_ORGAN)
+                .await?
+                .with_context(|| format!("{ADMIN_ORGAN} is missing from the directory"))?,
+            roles: vec![Role::Admin],
+        };
+        let form = workload::form();
+        services
+            .forms
+            .create_form(&admin, workload::FORM_CODE, form.clone())
+            .await
+            .context("creating the form")?;
+        services
+            .forms
+            .publish_form(&admin, workload::FORM_CODE)
+            .await
+            .context("publishing the form")?;
+
+        let organs = store.reporting_organs(&form.reporting_organ_kinds).await?;
+        let mut submitters = Vec::with_capacity(organs.len());
+        for organ in organs {
+            let issued = services
+                .tokens
+                .issue(&organ.id, &[Role::Submitter], "lienthong-bench", None)
+                .await
+                .with_context(|| format!("issuing a token for {}", organ.id))?;
+            submitters.push(Submitter {
+                organ_id: organ.id,
+                token: issued.secret,
+            });
+        }
+        Ok(Fixture {
+            store,
+            submitters,
+            periods: started_periods(vietnam_date(now)),
+        })
+    }
+
+    /// How many `bench-20` reports the store holds, counted page by page.
+    pub async fn stored_reports(&self) -> anyhow::Result<u64> {
+        const PAGE: u32 = 5_000;
+        let filter = ReportFilter {
+            form_code: Some(workload::FORM_CODE.to_owned()),
+            ..ReportFilter::default()
+        };
+        let mut count = 0_u64;
+        let mut after = None;
+        loop {
+            let page = self.store.list_reports(&filter, after, PAGE).await?;
+            count += u64::try_from(page.len())?;
+            match page.last() {
+                Some(last) if u32::try_from(page.len())? == PAGE => after = Some(last.id),
+                _ => return Ok(count),
+            }
+        }
+    }
+}
+
+/// Monthly periods from the form's first to the one open on `today`: all may
+/// be submitted for (late, which is what a backlog upload looks like).
+fn started_periods(today: time::Date) -> Vec<String> {
+    Period::containing(Periodicity::Monthly, WindowRule::Decree09, today)
+        .map(|current| {
+            workload::FIRST_PERIOD
+                .through(current)
+                .map(|period| period.to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The server under test, serving on a loopback port.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Starts the server as `lienthong serve` would, over `store`.
+    pub async fn start(store: Arc<dyn Store>, database_url: &str) -> anyhow::Result<RunningServer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port")?;
+        let address = listener.local_addr()?;
+        let config = ServerConfig::resolve(
+            ServerOverrides {
+                listen: Some(address),
+                database_url: Some(database_url.to_owned()),
+            },
+            ConfigFile::default(),
+        )?;
+        let services = Services::new(store, system_clock());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            lienthong::server::serve(&config, services, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Ok(RunningServer { address, stop, task })
+    }
+
+    /// Shuts the server down gracefully and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        // An error means the server already ended; the task says why.
+        let _ = self.stop.send(());
+        self.task.await.context("the server task panicked")?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            with_database_name("postgres://postgres@127.0.0.1:5432/postgres", "b_1"),
+            "postgres://postgres@127.0.0.1:5432/b_1"
+        );
+        assert_eq!(
+            with_database_name("postgresql://u:p@db/x?sslmode=disable", "b_1"),
+            "postgresql://u:p@db/b_1?sslmode=disable"
+        );
+        assert_eq!(with_database_name("postgres://db", "b_1"), "postgres://db/b_1");
+        assert_eq!(
+            with_database_name("postgres://db?sslmode=disable", "b_1"),
+            "postgres://db/b_1?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn periods_run_monthly_from_2000_to_today() {
+        let periods = started_periods(time::macros::date!(2025 - 09 - 20));
+        assert_eq!(periods.first().map(String::as_str), Some("2000-01"));
+        assert!(periods.len() >= 12 * 25, "{}", periods.len());
+        assert!(periods.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+}
