@@ -1,8 +1,10 @@
 //! Demo data, so a newcomer sees something real at once: the Hanoi
 //! directory, two forms built from the city's own figures (administrative
 //! procedures monthly, staffing quarterly) and a sample of reports from past
-//! periods, some late, some missing, some accepted. Loading twice changes
-//! nothing: forms are created once and reports carry fixed request ids.
+//! periods, some late, some missing, some accepted; and a few resolutions of
+//! the city's and a ward's councils, some reviewed. Loading twice changes
+//! nothing: forms are created once and reports and resolutions carry fixed
+//! request ids.
 
 use std::sync::Arc;
 
@@ -13,7 +15,8 @@ use lienthong_domain::form::{
 };
 use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
 use lienthong_domain::report::{RawValue, ReviewDecision, ValueInput};
-use lienthong_domain::service::{ReportService, Services, SubmitReport, TokenService};
+use lienthong_domain::resolution::{ResolutionDraft, ResolutionVerdict, resolution_name};
+use lienthong_domain::service::{FileResolution, ReportService, Services, SubmitReport, TokenService};
 use lienthong_domain::store::{OrganFilter, Store};
 use lienthong_domain::{Error, Result};
 use rust_decimal::Decimal;
@@ -281,6 +284,7 @@ pub async fn load(store: Arc<dyn Store>, now: OffsetDateTime) -> Result<DemoSumm
         tokens.revoke(issued.record.id).await?;
     }
     accept_some(&store, now).await?;
+    file_sample_resolutions(&store, now).await?;
     Ok(summary)
 }
 
@@ -457,5 +461,210 @@ async fn accept_some(store: &Arc<dyn Store>, now: OffsetDateTime) -> Result<()> 
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// A resolution of the demo register and, if any, the decision on it.
+struct SampleResolution {
+    organ_id: &'static str,
+    symbol: &'static str,
+    title: &'static str,
+    adoption_date: &'static str,
+    effective_date: &'static str,
+    topic: &'static str,
+    summary: &'static str,
+    budget_vnd: Option<i64>,
+    /// The symbol of an earlier sample of the same organ this one replaces.
+    supersedes: Option<&'static str>,
+    verdict: Option<(ResolutionVerdict, &'static str)>,
+}
+
+/// The city council's thematic session of June 2025, which adopted three
+/// resolutions for the switch to two-tier government (the entitlements of
+/// 4,294 people, more than 4,063.6 billion VND; 500 million VND of equipment
+/// for each of the 126 communes), and the first resolutions of Ba Đình
+/// ward's council and Party committee, one of them returned for amendment
+/// and replaced.
+fn sample_resolutions() -> [SampleResolution; 7] {
+    const CITY_COUNCIL: &str = "01-peoples-council";
+    const WARD_COUNCIL: &str = "00004-peoples-council";
+    const WARD_PARTY_COMMITTEE: &str = "00004-party-committee";
+    [
+        SampleResolution {
+            organ_id: CITY_COUNCIL,
+            symbol: "15/2025/NQ-HĐND",
+            title: "Nghị quyết quy định chính sách hỗ trợ đối với cán bộ, công chức, viên chức và người lao động \
+                    dôi dư do sắp xếp tổ chức bộ máy, đơn vị hành chính",
+            adoption_date: "2025-06-27",
+            effective_date: "2025-07-01",
+            topic: "staffing",
+            summary: "Hỗ trợ thêm ngoài chế độ của Trung ương cho người nghỉ việc do sắp xếp; dự kiến giải quyết \
+                      cho 4.294 người.",
+            budget_vnd: Some(4_063_600_000_000),
+            supersedes: None,
+            verdict: Some((ResolutionVerdict::Lawful, "")),
+        },
+        SampleResolution {
+            organ_id: CITY_COUNCIL,
+            symbol: "16/2025/NQ-HĐND",
+            title: "Nghị quyết bổ sung kinh phí mua sắm trang thiết bị cho các xã, phường",
+            adoption_date: "2025-06-27",
+            effective_date: "2025-07-01",
+            topic: "budget",
+            summary: "Mỗi xã, phường được bổ sung 500 triệu đồng để trang bị bộ phận một cửa và số hóa hồ sơ.",
+            budget_vnd: Some(63_000_000_000),
+            supersedes: None,
+            verdict: None,
+        },
+        SampleResolution {
+            organ_id: CITY_COUNCIL,
+            symbol: "45/NQ-HĐND",
+            title: "Nghị quyết về việc thành lập các đoàn công tác hướng dẫn kỳ họp thứ nhất Hội đồng nhân dân \
+                    cấp xã",
+            adoption_date: "2025-06-27",
+            effective_date: "2025-06-27",
+            topic: "organisation",
+            summary: "Thành lập 17 đoàn công tác hướng dẫn 126 xã, phường tổ chức kỳ họp thứ nhất.",
+            budget_vnd: None,
+            supersedes: None,
+            verdict: None,
+        },
+        SampleResolution {
+            organ_id: WARD_COUNCIL,
+            symbol: "01/NQ-HĐND",
+            title: "Nghị quyết về việc thành lập các Ban của Hội đồng nhân dân phường Ba Đình",
+            adoption_date: "2025-07-01",
+            effective_date: "2025-07-01",
+            topic: "organisation",
+            summary: "Thành lập Ban Pháp chế và Ban Kinh tế - Xã hội của Hội đồng nhân dân phường.",
+            budget_vnd: None,
+            supersedes: None,
+            verdict: None,
+        },
+        SampleResolution {
+            organ_id: WARD_COUNCIL,
+            symbol: "02/NQ-HĐND",
+            title: "Nghị quyết về dự toán thu, chi ngân sách phường 6 tháng cuối năm 2025",
+            adoption_date: "2025-07-01",
+            effective_date: "2025-07-01",
+            topic: "budget",
+            summary: "Dự toán thu, chi ngân sách phường Ba Đình từ tháng 7 đến tháng 12 năm 2025.",
+            budget_vnd: Some(38_500_000_000),
+            supersedes: None,
+            verdict: Some((
+                ResolutionVerdict::NeedsAmendment,
+                "Chi đầu tư phát triển vượt tỷ lệ được phân cấp; đề nghị điều chỉnh dự toán.",
+            )),
+        },
+        SampleResolution {
+            organ_id: WARD_COUNCIL,
+            symbol: "07/NQ-HĐND",
+            title: "Nghị quyết điều chỉnh dự toán thu, chi ngân sách phường 6 tháng cuối năm 2025",
+            adoption_date: "2025-08-15",
+            effective_date: "2025-08-15",
+            topic: "budget",
+            summary: "Điều chỉnh chi đầu tư phát triển theo tỷ lệ được phân cấp.",
+            budget_vnd: Some(36_200_000_000),
+            supersedes: Some("02/NQ-HĐND"),
+            verdict: None,
+        },
+        SampleResolution {
+            organ_id: WARD_PARTY_COMMITTEE,
+            symbol: "01-NQ/ĐU",
+            title: "Nghị quyết về lãnh đạo thực hiện nhiệm vụ chính trị 6 tháng cuối năm 2025",
+            adoption_date: "2025-07-05",
+            effective_date: "2025-07-05",
+            topic: "governance",
+            summary: "Vận hành thông suốt chính quyền hai cấp, giải quyết thủ tục hành chính đúng hạn, đẩy mạnh \
+                      số hóa hồ sơ.",
+            budget_vnd: None,
+            supersedes: None,
+            verdict: None,
+        },
+    ]
+}
+
+/// Files the sample resolutions, with the Department of Justice's
+/// decisions; fixed request ids make a second load replay them.
+async fn file_sample_resolutions(store: &Arc<dyn Store>, now: OffsetDateTime) -> Result<()> {
+    const JUSTICE: &str = "01-justice";
+    let services = Services::new(store.clone(), Arc::new(move || now));
+    let reviewer = services
+        .tokens
+        .issue(
+            JUSTICE,
+            &[Role::Reviewer],
+            "demo data loader",
+            Some(Duration::hours(1)),
+        )
+        .await?;
+    // Decisions record the token too.
+    let justice = Principal {
+        token_id: reviewer.record.id,
+        ..loader_principal(store, JUSTICE, Role::Reviewer).await?
+    };
+    let mut filed: Vec<(&str, &str, i64)> = Vec::new();
+    for sample in sample_resolutions() {
+        // Filing records the token, so the filer gets a real one.
+        let issued = services
+            .tokens
+            .issue(
+                sample.organ_id,
+                &[Role::Submitter],
+                "demo data loader",
+                Some(Duration::hours(1)),
+            )
+            .await?;
+        let filer = Principal {
+            token_id: issued.record.id,
+            ..loader_principal(store, sample.organ_id, Role::Submitter).await?
+        };
+        let supersedes = sample.supersedes.and_then(|symbol| {
+            filed
+                .iter()
+                .find(|(organ_id, earlier, _)| *organ_id == sample.organ_id && *earlier == symbol)
+                .map(|(_, _, id)| *id)
+        });
+        let (resolution, _) = services
+            .resolutions
+            .file(
+                &filer,
+                FileResolution {
+                    organ_id: sample.organ_id.to_owned(),
+                    draft: ResolutionDraft {
+                        symbol: sample.symbol.to_owned(),
+                        title: sample.title.to_owned(),
+                        adoption_date: sample.adoption_date.to_owned(),
+                        effective_date: sample.effective_date.to_owned(),
+                        topic: sample.topic.to_owned(),
+                        summary: sample.summary.to_owned(),
+                        full_text: format!(
+                            "Điều 1. {}\nĐiều 2. Giao Ủy ban nhân dân tổ chức thực hiện.\n\
+                             Điều 3. Nghị quyết có hiệu lực từ ngày {}.",
+                            sample.summary, sample.effective_date
+                        ),
+                        budget_vnd: sample.budget_vnd,
+                    },
+                    supersedes,
+                    request_id: format!("demo-resolution-{}-{}", sample.organ_id, sample.symbol),
+                },
+            )
+            .await?;
+        services.tokens.revoke(issued.record.id).await?;
+        if let Some((verdict, comment)) = sample.verdict {
+            services
+                .resolutions
+                .review(
+                    &justice,
+                    resolution.id,
+                    Some(verdict),
+                    comment.to_owned(),
+                    &format!("demo-review-{}", resolution_name(resolution.id)),
+                )
+                .await?;
+        }
+        filed.push((sample.organ_id, sample.symbol, resolution.id));
+    }
+    services.tokens.revoke(reviewer.record.id).await?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Building and running the gRPC server: the three lienthong services behind
+//! Building and running the gRPC server: the lienthong services behind
 //! bearer-token authentication, plus health, reflection (v1 and v1alpha) and
 //! gRPC-Web with CORS. Shutdown is graceful: health turns NOT_SERVING, the
 //! listener closes, and in-flight requests get a bounded grace period.
@@ -18,17 +18,21 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::ServerConfig;
 use crate::grpc::auth::AuthLayer;
-use crate::grpc::{DirectoryApi, FormApi, ReportApi};
+use crate::grpc::{DirectoryApi, FormApi, RecommendationApi, ReportApi, ResolutionApi};
 use crate::proto;
 use crate::proto::directory_service_server::DirectoryServiceServer;
 use crate::proto::form_service_server::FormServiceServer;
+use crate::proto::recommendation_service_server::RecommendationServiceServer;
 use crate::proto::report_service_server::ReportServiceServer;
+use crate::proto::resolution_service_server::ResolutionServiceServer;
 
 /// Fully qualified names of the lienthong services, for health checks.
-pub const SERVICE_NAMES: [&str; 3] = [
+pub const SERVICE_NAMES: [&str; 5] = [
     "lienthong.v1.DirectoryService",
     "lienthong.v1.FormService",
     "lienthong.v1.ReportService",
+    "lienthong.v1.RecommendationService",
+    "lienthong.v1.ResolutionService",
 ];
 
 /// Serves on `listener` until `shutdown` completes, then drains.
@@ -74,6 +78,16 @@ pub async fn serve(
         )
         .add_service(
             ReportServiceServer::new(ReportApi::new(services.reports.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            RecommendationServiceServer::new(RecommendationApi::new(services.recommendations.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            ResolutionServiceServer::new(ResolutionApi::new(services.resolutions.clone()))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );

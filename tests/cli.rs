@@ -1,6 +1,7 @@
 //! End-to-end: the `lienthong` command itself — administration on the
 //! database (directory import, tokens) and the client commands against a
-//! running server.
+//! running server. The binary is run with a blocking call, so these tests use
+//! a multi-threaded runtime: the server keeps answering on another worker.
 
 mod common;
 
@@ -32,7 +33,7 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_import_is_idempotent_and_reports_bad_lines() {
     let server = TestServer::start().await;
     let folder = tempfile::tempdir().expect("temp dir");
@@ -85,7 +86,7 @@ async fn directory_import_is_idempotent_and_reports_bad_lines() {
     assert_eq!(organ.display_name, "Ủy ban nhân dân Xã Hai");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_issued_on_the_command_line_work_until_revoked() {
     let server = TestServer::start().await;
     let url = server.database.url.clone();
@@ -143,7 +144,7 @@ async fn tokens_issued_on_the_command_line_work_until_revoked() {
     assert!(!unknown.status.success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_commands_submit_show_and_list() {
     let server = TestServer::start().await;
     let token = server
@@ -247,4 +248,47 @@ async fn report_commands_submit_show_and_list() {
         errors.contains("values[dossiers_overdue]: required value missing"),
         "{errors}"
     );
+}
+
+#[test]
+fn recommendations_cluster_writes_one_line_per_input() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let input = folder.path().join("in.jsonl");
+    let output = folder.path().join("out.jsonl");
+    let same = "Đề nghị Thành phố bổ sung biên chế công chức công nghệ thông tin cho phường.";
+    std::fs::write(
+        &input,
+        format!(
+            "{{\"id\": \"a\", \"text\": \"{same}\", \"bloc\": \"PARTY\"}}\n\
+             {{\"id\": 7, \"text\": \"{}\"}}\n\
+             {{\"id\": \"c\", \"text\": \"Đề nghị hướng dẫn xử lý trụ sở dôi dư sau sắp xếp.\"}}\n\
+             {{\"id\": \"d\", \"text\": \"\"}}\n",
+            same.to_uppercase()
+        ),
+    )
+    .expect("write");
+    stdout(&lienthong(
+        &[
+            "recommendations",
+            "cluster",
+            "--input",
+            input.to_str().expect("utf-8 path"),
+            "--output",
+            output.to_str().expect("utf-8 path"),
+        ],
+        &[],
+    ));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
+        .expect("output")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1]["id"], 7, "ids come back as given");
+    assert_eq!(
+        lines[0]["cluster"], lines[1]["cluster"],
+        "case does not split a matter"
+    );
+    assert_ne!(lines[0]["cluster"], lines[2]["cluster"]);
+    assert_eq!(lines[3]["cluster"], "d", "a refused text stands alone");
 }

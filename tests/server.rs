@@ -21,6 +21,7 @@ async fn health_is_open_and_reports_each_service() {
         "lienthong.v1.DirectoryService",
         "lienthong.v1.FormService",
         "lienthong.v1.ReportService",
+        "lienthong.v1.ResolutionService",
     ] {
         let response = health
             .check(HealthCheckRequest {
@@ -60,6 +61,7 @@ async fn reflection_v1_and_v1alpha_list_the_services() {
             "lienthong.v1.DirectoryService",
             "lienthong.v1.FormService",
             "lienthong.v1.ReportService",
+            "lienthong.v1.ResolutionService",
         ] {
             assert!(
                 names.iter().any(|name| name == expected),

@@ -17,6 +17,7 @@ macro_rules! say {
 
 mod admin;
 mod client;
+mod recommendations;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ enum Command {
     Obligations(client::ObligationsArgs),
     /// Show who has reported a form for a period.
     Completeness(client::CompletenessArgs),
+    /// Work with recommendations offline.
+    #[command(subcommand)]
+    Recommendations(recommendations::RecommendationsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(command) => client::report(command).await,
         Command::Obligations(arguments) => client::obligations(arguments).await,
         Command::Completeness(arguments) => client::completeness(arguments).await,
+        Command::Recommendations(command) => recommendations::run(command),
     }
 }
 

@@ -8,11 +8,15 @@ use lienthong_domain::form::{
     Aggregation, Comparison, Form, FormDefinition, FormVersion, Indicator, RatioOf, ValidationRule, ValueType,
 };
 use lienthong_domain::period::{Periodicity, WindowRule};
+use lienthong_domain::recommendation::{Cluster, ClusterAnswer, ClusterStatus, DedupOutcome, Recommendation};
 use lienthong_domain::report::{
     IndicatorValue, RawValue, Report, ReportRevision, ReportStatus, ReviewDecision, Value, ValueInput,
     parse_decimal,
 };
-use lienthong_domain::service::{Completeness, Obligation, ObligationStatus, report_name, revision_name};
+use lienthong_domain::service::{
+    Completeness, Obligation, ObligationStatus, RecommendationView, SimilarRecommendation, cluster_name,
+    recommendation_name, report_name, revision_name,
+};
 use prost_types::Timestamp;
 use time::OffsetDateTime;
 
@@ -41,9 +45,14 @@ pub fn name_id<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a s
 
 /// Parses `reports/{id}` into the numeric id.
 pub fn report_id(field: &str, name: &str) -> Result<i64> {
-    name_id(field, name, "reports")?
+    id_in_name(field, name, "reports")
+}
+
+/// The numeric id in a resource name such as `clusters/{id}`.
+pub fn id_in_name(field: &str, name: &str, collection: &str) -> Result<i64> {
+    name_id(field, name, collection)?
         .parse()
-        .map_err(|_| Error::invalid(field, format!("expected `reports/{{number}}`, got {name:?}")))
+        .map_err(|_| Error::invalid(field, format!("expected `{collection}/{{number}}`, got {name:?}")))
 }
 
 /// Parses `reports/{id}` or `reports/{id}/revisions/{n}`.
@@ -77,7 +86,7 @@ pub fn optional(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn unknown_enum(field: &str, value: i32) -> Error {
+pub fn unknown_enum(field: &str, value: i32) -> Error {
     Error::invalid(field, format!("unknown enum value {value}"))
 }
 
@@ -595,6 +604,111 @@ pub fn completeness_to_proto(completeness: Completeness) -> proto::GetCompletene
 
 fn count(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+pub fn cluster_status_filter(field: &str, value: i32) -> Result<Option<ClusterStatus>> {
+    Ok(
+        match proto::ClusterStatus::try_from(value).map_err(|_| unknown_enum(field, value))? {
+            proto::ClusterStatus::Unspecified => None,
+            proto::ClusterStatus::Open => Some(ClusterStatus::Open),
+            proto::ClusterStatus::Assigned => Some(ClusterStatus::Assigned),
+            proto::ClusterStatus::Answered => Some(ClusterStatus::Answered),
+            proto::ClusterStatus::Reopened => Some(ClusterStatus::Reopened),
+            proto::ClusterStatus::EscalatedToCentral => Some(ClusterStatus::EscalatedToCentral),
+        },
+    )
+}
+
+fn cluster_status_to_proto(status: ClusterStatus) -> proto::ClusterStatus {
+    match status {
+        ClusterStatus::Open => proto::ClusterStatus::Open,
+        ClusterStatus::Assigned => proto::ClusterStatus::Assigned,
+        ClusterStatus::Answered => proto::ClusterStatus::Answered,
+        ClusterStatus::Reopened => proto::ClusterStatus::Reopened,
+        ClusterStatus::EscalatedToCentral => proto::ClusterStatus::EscalatedToCentral,
+    }
+}
+
+fn dedup_outcome_to_proto(outcome: DedupOutcome) -> proto::DedupOutcome {
+    match outcome {
+        DedupOutcome::NewCluster => proto::DedupOutcome::NewCluster,
+        DedupOutcome::JoinedCluster => proto::DedupOutcome::JoinedCluster,
+        DedupOutcome::AlreadyAnswered => proto::DedupOutcome::AlreadyAnswered,
+        DedupOutcome::NeedsReview => proto::DedupOutcome::NeedsReview,
+    }
+}
+
+fn answer_to_proto(answer: ClusterAnswer) -> proto::ClusterAnswer {
+    proto::ClusterAnswer {
+        text: answer.text,
+        answering_organ: answer.answering_organ,
+        document: answer.document,
+        document_date: answer.document_date.to_string(),
+        answer_time: Some(timestamp(answer.answered_at)),
+    }
+}
+
+pub fn similar_to_proto(similar: SimilarRecommendation) -> proto::SimilarRecommendation {
+    proto::SimilarRecommendation {
+        recommendation: recommendation_name(similar.recommendation_id),
+        cluster: cluster_name(similar.cluster_id),
+        text: similar.text,
+        score: similar.score,
+        cluster_status: cluster_status_to_proto(similar.cluster_status).into(),
+    }
+}
+
+/// A member as listed in a cluster: its own fields, without the cluster's state.
+fn recommendation_to_proto(recommendation: Recommendation) -> proto::Recommendation {
+    proto::Recommendation {
+        name: recommendation_name(recommendation.id),
+        organ: recommendation.organ_id,
+        bloc: bloc_to_proto(recommendation.bloc).into(),
+        locality_code: recommendation.locality_code,
+        text: recommendation.text,
+        topic: recommendation.topic.unwrap_or_default(),
+        addressee: recommendation.addressee,
+        source: recommendation.source.unwrap_or_default(),
+        cluster: cluster_name(recommendation.cluster_id),
+        outcome: dedup_outcome_to_proto(recommendation.outcome).into(),
+        cluster_status: proto::ClusterStatus::Unspecified.into(),
+        answer: None,
+        pending_suggestions: Vec::new(),
+        submit_time: Some(timestamp(recommendation.submitted_at)),
+    }
+}
+
+pub fn recommendation_view_to_proto(view: RecommendationView) -> proto::Recommendation {
+    proto::Recommendation {
+        cluster_status: cluster_status_to_proto(view.cluster_status).into(),
+        answer: view.answer.map(answer_to_proto),
+        pending_suggestions: view.suggestions.into_iter().map(similar_to_proto).collect(),
+        ..recommendation_to_proto(view.recommendation)
+    }
+}
+
+pub fn cluster_to_proto(cluster: Cluster, members: Vec<Recommendation>) -> proto::Cluster {
+    proto::Cluster {
+        name: cluster_name(cluster.id),
+        status: cluster_status_to_proto(cluster.status).into(),
+        representative_text: cluster.representative_text,
+        representative: recommendation_name(cluster.representative_id),
+        topic: cluster.topic.unwrap_or_default(),
+        addressee: cluster.addressee,
+        assigned_department: cluster.assigned_department.unwrap_or_default(),
+        answer: cluster.answer.map(answer_to_proto),
+        escalation_proposal: cluster.escalation_proposal.unwrap_or_default(),
+        member_count: count(cluster.member_count),
+        locality_codes: cluster.locality_codes,
+        blocs: cluster
+            .blocs
+            .into_iter()
+            .map(|bloc| bloc_to_proto(bloc).into())
+            .collect(),
+        first_seen_time: Some(timestamp(cluster.first_seen)),
+        last_seen_time: Some(timestamp(cluster.last_seen)),
+        members: members.into_iter().map(recommendation_to_proto).collect(),
+    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,16 @@ pub mod auth;
 pub mod convert;
 mod directory;
 mod forms;
+mod recommendations;
 mod reports;
+mod resolutions;
 pub mod status;
 
 pub use directory::DirectoryApi;
 pub use forms::FormApi;
+pub use recommendations::RecommendationApi;
 pub use reports::ReportApi;
+pub use resolutions::ResolutionApi;
 
 use lienthong_domain::auth::Principal;
 use tonic::{Request, Status};

@@ -55,6 +55,14 @@ pub type Authorised = InterceptedService<Channel, Bearer>;
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        // Server logs show up with a failing test's output (RUST_LOG to change).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
         let database = TestDatabase::fresh().await;
         let store = lienthong_store::connect(&database.url)
             .await

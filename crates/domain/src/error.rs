@@ -61,8 +61,11 @@ pub enum ResourceKind {
     FormVersion,
     Report,
     ReportRevision,
+    Resolution,
     Token,
     IdempotencyKey,
+    Recommendation,
+    Cluster,
 }
 
 impl ResourceKind {
@@ -74,8 +77,11 @@ impl ResourceKind {
             ResourceKind::FormVersion => "form version",
             ResourceKind::Report => "report",
             ResourceKind::ReportRevision => "report revision",
+            ResourceKind::Resolution => "resolution",
             ResourceKind::Token => "token",
             ResourceKind::IdempotencyKey => "request id",
+            ResourceKind::Recommendation => "recommendation",
+            ResourceKind::Cluster => "cluster",
         }
     }
 }

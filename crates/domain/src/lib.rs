@@ -9,7 +9,9 @@ pub mod error;
 pub mod form;
 pub mod paging;
 pub mod period;
+pub mod recommendation;
 pub mod report;
+pub mod resolution;
 pub mod service;
 pub mod store;
 

@@ -11,7 +11,9 @@ use crate::directory::{Bloc, Directory, Locality, LocalityKind, Organ, OrganKind
 use crate::error::Result;
 use crate::form::{Form, FormDefinition, FormVersion};
 use crate::period::Period;
+use crate::recommendation::RecommendationStore;
 use crate::report::{Report, ReportRevision, ReportStatus, Review};
+use crate::resolution::ResolutionStore;
 
 /// A write's idempotency key: who (`scope`), which key, and a fingerprint of
 /// the request content so a reused key with other content is caught.
@@ -85,7 +87,7 @@ pub struct NewReview {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: RecommendationStore + ResolutionStore + Send + Sync + std::fmt::Debug + 'static {
     /// Inserts or updates every locality and organ of `directory` in one
     /// transaction; running it twice changes nothing the second time.
     async fn import_directory(&self, directory: &Directory) -> Result<ImportSummary>;

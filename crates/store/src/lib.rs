@@ -11,7 +11,9 @@ mod error;
 mod forms;
 mod idempotency;
 mod numbered_query;
+mod recommendations;
 mod reports;
+mod resolutions;
 mod sql_store;
 #[cfg(feature = "testing")]
 pub mod testing;

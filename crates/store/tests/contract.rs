@@ -10,6 +10,10 @@ use lienthong_domain::error::{Error, ResourceKind};
 use lienthong_domain::form::{Aggregation, Form, FormDefinition, Indicator, ValueType};
 use lienthong_domain::period::{Period, Periodicity, WindowRule};
 use lienthong_domain::report::{IndicatorValue, ReportRevision, ReportStatus, Review, Value};
+use lienthong_domain::resolution::{
+    CheckedDraft, NewResolution, NewResolutionReview, Resolution, ResolutionFilter, ResolutionReview,
+    ResolutionStatus, ResolutionSymbol, ResolutionVerdict, search_terms,
+};
 use lienthong_domain::store::{
     IdempotencyKey, ImportSummary, LocalityFilter, NewReport, NewReview, OrganFilter, ReportFilter, Store,
     StoredRequest,
@@ -1209,4 +1213,699 @@ async fn of_concurrent_requests_with_one_key_the_others_fail_on_the_key() {
         )
     });
     assert_eq!(key_conflicts.count(), outcomes.len() - 1, "{outcomes:?}");
+}
+
+// The resolution register.
+
+const BA_DINH_COUNCIL: &str = "00004-peoples-council";
+const NGOC_HA_COUNCIL: &str = "00008-peoples-council";
+const JUSTICE: &str = "01-justice";
+
+fn resolution_key(request_id: &str) -> IdempotencyKey {
+    IdempotencyKey {
+        scope: format!("{BA_DINH_COUNCIL}:FileResolution"),
+        request_id: request_id.to_owned(),
+        fingerprint: format!("fingerprint of {request_id}"),
+    }
+}
+
+/// A resolution of `organ_id` adopted on `adopted_on`, in force a week later.
+fn new_resolution(
+    organ_id: &str,
+    locality_code: &str,
+    symbol: &str,
+    adopted_on: time::Date,
+    token_id: i64,
+) -> NewResolution {
+    NewResolution {
+        issuing_organ_id: organ_id.to_owned(),
+        locality_code: locality_code.to_owned(),
+        content: CheckedDraft {
+            symbol: ResolutionSymbol::parse(symbol).expect("a valid symbol"),
+            title: format!("Nghị quyết {symbol} về dự toán ngân sách"),
+            adopted_on,
+            effective_on: adopted_on + time::Duration::days(7),
+            topic: "budget".to_owned(),
+            summary: "Thông qua dự toán thu, chi ngân sách năm 2026.".to_owned(),
+            full_text: "Điều 1. Thông qua dự toán.\nĐiều 2. Giao Ủy ban nhân dân tổ chức thực hiện."
+                .to_owned(),
+            budget_vnd: Some(45_000_000_000),
+        },
+        supersedes: None,
+        filed_at: instant(0),
+        filed_by_token: token_id,
+    }
+}
+
+fn resolution_review(
+    resolution_id: i64,
+    expected_status: ResolutionStatus,
+    sequence: u32,
+    verdict: ResolutionVerdict,
+    token_id: i64,
+) -> NewResolutionReview {
+    NewResolutionReview {
+        resolution_id,
+        expected_status,
+        review: ResolutionReview {
+            sequence,
+            verdict,
+            comment: format!("quyết định {sequence}"),
+            reviewer_organ: JUSTICE.to_owned(),
+            reviewed_by_token: token_id,
+            reviewed_at: instant(100 + i64::from(sequence)),
+        },
+    }
+}
+
+fn is_already_superseded(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::FailedPrecondition {
+            violation_type: "ALREADY_SUPERSEDED",
+            ..
+        }
+    )
+}
+
+#[tokio::test]
+async fn a_resolution_round_trips_with_its_full_text_and_key() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let mut filed = new_resolution(
+        BA_DINH_COUNCIL,
+        "00004",
+        "05/NQ-HĐND",
+        time::macros::date!(2025 - 09 - 30),
+        seeded.token_id,
+    );
+    filed.content.budget_vnd = Some(i64::MAX);
+    let id = store
+        .insert_resolution(&filed, &resolution_key("file-1"))
+        .await
+        .expect("insert");
+    let resolution = store.get_resolution(id).await.expect("get").expect("resolution");
+    assert_eq!(
+        resolution,
+        Resolution {
+            id,
+            issuing_organ_id: BA_DINH_COUNCIL.to_owned(),
+            locality_code: "00004".to_owned(),
+            symbol: "05/NQ-HĐND".to_owned(),
+            title: filed.content.title.clone(),
+            adopted_on: time::macros::date!(2025 - 09 - 30),
+            effective_on: time::macros::date!(2025 - 10 - 07),
+            topic: "budget".to_owned(),
+            summary: filed.content.summary.clone(),
+            budget_vnd: Some(i64::MAX),
+            supersedes: None,
+            superseded_by: None,
+            status: ResolutionStatus::PendingReview,
+            filed_at: instant(0),
+            filed_by_token: seeded.token_id,
+            updated_at: instant(0),
+            reviews: Vec::new(),
+        }
+    );
+    assert_eq!(
+        store.get_resolution_full_text(id).await.expect("text"),
+        Some(filed.content.full_text.clone())
+    );
+    let key = resolution_key("file-1");
+    assert_eq!(
+        store
+            .find_request(&key.scope, &key.request_id)
+            .await
+            .expect("find")
+            .map(|stored| stored.resource),
+        Some(format!("resolutions/{id}"))
+    );
+
+    let mut without_budget = new_resolution(
+        BA_DINH_COUNCIL,
+        "00004",
+        "06/NQ-HĐND",
+        time::macros::date!(2025 - 09 - 30),
+        seeded.token_id,
+    );
+    without_budget.content.budget_vnd = None;
+    let other = store
+        .insert_resolution(&without_budget, &resolution_key("file-2"))
+        .await
+        .expect("insert");
+    let read = store
+        .get_resolution(other)
+        .await
+        .expect("get")
+        .expect("resolution");
+    assert_eq!(read.budget_vnd, None);
+    assert_eq!(store.get_resolution(other + 1000).await.expect("get"), None);
+    assert_eq!(
+        store.get_resolution_full_text(other + 1000).await.expect("text"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_symbol_is_unique_per_organ_and_year_and_the_conflict_names_the_first() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let autumn = time::macros::date!(2025 - 09 - 30);
+    let first = store
+        .insert_resolution(
+            &new_resolution(BA_DINH_COUNCIL, "00004", "05/NQ-HĐND", autumn, seeded.token_id),
+            &resolution_key("first"),
+        )
+        .await
+        .expect("insert");
+
+    // Leading zeros and the Party style write the same symbol.
+    for (index, same) in ["5/NQ-HĐND", "05-NQ/HĐND"].into_iter().enumerate() {
+        let key = resolution_key(&format!("same-{index}"));
+        let error = store
+            .insert_resolution(
+                &new_resolution(
+                    BA_DINH_COUNCIL,
+                    "00004",
+                    same,
+                    time::macros::date!(2025 - 12 - 01),
+                    seeded.token_id,
+                ),
+                &key,
+            )
+            .await
+            .expect_err("duplicate symbol");
+        assert!(
+            matches!(&error, Error::AlreadyExists { kind: ResourceKind::Resolution, name, .. }
+                if *name == format!("resolutions/{first}")),
+            "{error:?}"
+        );
+        // The failed filing kept nothing, not even its key.
+        assert_eq!(
+            store
+                .find_request(&key.scope, &key.request_id)
+                .await
+                .expect("find"),
+            None
+        );
+    }
+    // Another year, the normative series, another organ: all free.
+    for (index, (organ, locality, symbol, adopted_on)) in [
+        (
+            BA_DINH_COUNCIL,
+            "00004",
+            "05/NQ-HĐND",
+            time::macros::date!(2026 - 01 - 05),
+        ),
+        (BA_DINH_COUNCIL, "00004", "05/2025/NQ-HĐND", autumn),
+        (NGOC_HA_COUNCIL, "00008", "05/NQ-HĐND", autumn),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .insert_resolution(
+                &new_resolution(organ, locality, symbol, adopted_on, seeded.token_id),
+                &resolution_key(&format!("free-{index}")),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{symbol} of {organ} on {adopted_on}: {error:?}"));
+    }
+    let all = store
+        .list_resolutions(&ResolutionFilter::default(), None, u32::MAX)
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 4);
+}
+
+#[tokio::test]
+async fn superseding_marks_the_replaced_resolution_once() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let adopted_on = time::macros::date!(2025 - 09 - 30);
+    let old = store
+        .insert_resolution(
+            &new_resolution(
+                BA_DINH_COUNCIL,
+                "00004",
+                "05/NQ-HĐND",
+                adopted_on,
+                seeded.token_id,
+            ),
+            &resolution_key("old"),
+        )
+        .await
+        .expect("insert");
+    let replacing = |symbol: &str, supersedes: i64, minutes: i64| NewResolution {
+        supersedes: Some(supersedes),
+        filed_at: instant(minutes),
+        ..new_resolution(BA_DINH_COUNCIL, "00004", symbol, adopted_on, seeded.token_id)
+    };
+    let new = store
+        .insert_resolution(&replacing("09/NQ-HĐND", old, 20), &resolution_key("new"))
+        .await
+        .expect("supersede");
+    let old_read = store.get_resolution(old).await.expect("get").expect("old");
+    assert_eq!(
+        (old_read.superseded_by, old_read.updated_at),
+        (Some(new), instant(20))
+    );
+    let new_read = store.get_resolution(new).await.expect("get").expect("new");
+    assert_eq!((new_read.supersedes, new_read.superseded_by), (Some(old), None));
+
+    let twice = store
+        .insert_resolution(&replacing("10/NQ-HĐND", old, 30), &resolution_key("twice"))
+        .await
+        .expect_err("already superseded");
+    assert!(is_already_superseded(&twice), "{twice:?}");
+    let missing = store
+        .insert_resolution(
+            &replacing("11/NQ-HĐND", new + 1000, 40),
+            &resolution_key("missing"),
+        )
+        .await
+        .expect_err("no such resolution");
+    assert!(
+        matches!(
+            missing,
+            Error::NotFound {
+                kind: ResourceKind::Resolution,
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+    // Neither refusal left a resolution or a key behind.
+    let all = store
+        .list_resolutions(&ResolutionFilter::default(), None, u32::MAX)
+        .await
+        .expect("list");
+    assert_eq!(
+        all.iter().map(|resolution| resolution.id).collect::<Vec<_>>(),
+        [old, new]
+    );
+    for refused in ["twice", "missing"] {
+        let key = resolution_key(refused);
+        assert_eq!(
+            store
+                .find_request(&key.scope, &key.request_id)
+                .await
+                .expect("find"),
+            None
+        );
+    }
+    // The newest one can be superseded in turn.
+    let newest = store
+        .insert_resolution(&replacing("12/NQ-HĐND", new, 50), &resolution_key("newest"))
+        .await
+        .expect("supersede the successor");
+    assert_eq!(
+        store
+            .get_resolution(new)
+            .await
+            .expect("get")
+            .expect("new")
+            .superseded_by,
+        Some(newest)
+    );
+}
+
+#[tokio::test]
+async fn resolution_reviews_are_recorded_only_on_the_expected_status_and_count() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let id = store
+        .insert_resolution(
+            &new_resolution(
+                BA_DINH_COUNCIL,
+                "00004",
+                "05/NQ-HĐND",
+                time::macros::date!(2025 - 09 - 30),
+                seeded.token_id,
+            ),
+            &resolution_key("file"),
+        )
+        .await
+        .expect("insert");
+    let first = resolution_review(
+        id,
+        ResolutionStatus::PendingReview,
+        1,
+        ResolutionVerdict::NeedsAmendment,
+        seeded.token_id,
+    );
+    store
+        .record_resolution_review(&first, &resolution_key("review-1"))
+        .await
+        .expect("review");
+    let read = store.get_resolution(id).await.expect("get").expect("resolution");
+    assert_eq!(
+        (read.status, read.updated_at, read.reviews.clone()),
+        (
+            ResolutionStatus::NeedsAmendment,
+            instant(101),
+            vec![first.review.clone()]
+        )
+    );
+
+    // The same decision again: the resolution has moved on.
+    let repeated = store
+        .record_resolution_review(&first, &resolution_key("review-2"))
+        .await
+        .expect_err("changed");
+    assert!(concurrent_change(&repeated), "{repeated:?}");
+    // The right status with a stale count of decisions.
+    let stale_count = resolution_review(
+        id,
+        ResolutionStatus::NeedsAmendment,
+        1,
+        ResolutionVerdict::Lawful,
+        seeded.token_id,
+    );
+    let stale = store
+        .record_resolution_review(&stale_count, &resolution_key("review-3"))
+        .await
+        .expect_err("stale count");
+    assert!(concurrent_change(&stale), "{stale:?}");
+    for refused in ["review-2", "review-3"] {
+        let key = resolution_key(refused);
+        assert_eq!(
+            store
+                .find_request(&key.scope, &key.request_id)
+                .await
+                .expect("find"),
+            None
+        );
+    }
+
+    let lawful = resolution_review(
+        id,
+        ResolutionStatus::NeedsAmendment,
+        2,
+        ResolutionVerdict::Lawful,
+        seeded.token_id,
+    );
+    store
+        .record_resolution_review(&lawful, &resolution_key("review-4"))
+        .await
+        .expect("lawful");
+    let annulled = resolution_review(
+        id,
+        ResolutionStatus::Lawful,
+        3,
+        ResolutionVerdict::Annulled,
+        seeded.token_id,
+    );
+    store
+        .record_resolution_review(&annulled, &resolution_key("review-5"))
+        .await
+        .expect("annulled");
+    let read = store.get_resolution(id).await.expect("get").expect("resolution");
+    assert_eq!(read.status, ResolutionStatus::Annulled);
+    assert_eq!(read.reviews, [first.review, lawful.review, annulled.review]);
+
+    let missing = store
+        .record_resolution_review(
+            &resolution_review(
+                id + 1000,
+                ResolutionStatus::PendingReview,
+                1,
+                ResolutionVerdict::Lawful,
+                seeded.token_id,
+            ),
+            &resolution_key("review-missing"),
+        )
+        .await
+        .expect_err("no such resolution");
+    assert!(
+        matches!(
+            missing,
+            Error::NotFound {
+                kind: ResourceKind::Resolution,
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn resolutions_filter_search_and_page_in_id_order() {
+    let seeded = seeded().await;
+    let store = &seeded.store;
+    let mut ids = Vec::new();
+    for (index, (organ, locality, title, summary, topic, adopted_on)) in [
+        (
+            BA_DINH_COUNCIL,
+            "00004",
+            "Nghị quyết về dự toán ngân sách xã năm 2026",
+            "Tổng thu ngân sách 45 tỷ đồng.",
+            "budget",
+            time::macros::date!(2025 - 07 - 10),
+        ),
+        (
+            BA_DINH_COUNCIL,
+            "00004",
+            "Nghị quyết về biên chế công chức",
+            "Giao 76 biên chế; tăng 100% so với kế hoạch_cũ.",
+            "staffing",
+            time::macros::date!(2025 - 08 - 15),
+        ),
+        (
+            NGOC_HA_COUNCIL,
+            "00008",
+            "NGHỊ QUYẾT VỀ ĐẦU TƯ CÔNG",
+            "Danh mục dự án mở rộng đường.",
+            "public-investment",
+            time::macros::date!(2025 - 09 - 20),
+        ),
+        (
+            NGOC_HA_COUNCIL,
+            "00008",
+            "Nghị quyết về khai thác mỏ đá",
+            "Quy hoạch khu vực mỏ.",
+            "land",
+            time::macros::date!(2025 - 10 - 01),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut resolution = new_resolution(
+            organ,
+            locality,
+            &format!("{}/NQ-HĐND", index + 1),
+            adopted_on,
+            seeded.token_id,
+        );
+        resolution.content.title = title.to_owned();
+        resolution.content.summary = summary.to_owned();
+        resolution.content.topic = topic.to_owned();
+        ids.push(
+            store
+                .insert_resolution(&resolution, &resolution_key(&format!("f{index}")))
+                .await
+                .expect("insert"),
+        );
+    }
+    store
+        .record_resolution_review(
+            &resolution_review(
+                ids[1],
+                ResolutionStatus::PendingReview,
+                1,
+                ResolutionVerdict::Lawful,
+                seeded.token_id,
+            ),
+            &resolution_key("review"),
+        )
+        .await
+        .expect("review");
+
+    let listed = |filter: ResolutionFilter, after: Option<i64>, limit: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .list_resolutions(&filter, after, limit)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|resolution| resolution.id)
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(listed(ResolutionFilter::default(), None, u32::MAX).await, ids);
+    assert_eq!(listed(ResolutionFilter::default(), None, 2).await, ids[..2]);
+    assert_eq!(
+        listed(ResolutionFilter::default(), Some(ids[1]), 2).await,
+        ids[2..]
+    );
+    assert!(
+        listed(ResolutionFilter::default(), Some(ids[3]), 2)
+            .await
+            .is_empty()
+    );
+
+    let by_organ = ResolutionFilter {
+        issuing_organ_id: Some(NGOC_HA_COUNCIL.to_owned()),
+        ..ResolutionFilter::default()
+    };
+    assert_eq!(listed(by_organ, None, 10).await, ids[2..]);
+    let by_locality = ResolutionFilter {
+        locality_code: Some("00004".to_owned()),
+        ..ResolutionFilter::default()
+    };
+    assert_eq!(listed(by_locality, None, 10).await, ids[..2]);
+    let by_topic = ResolutionFilter {
+        topic: Some("land".to_owned()),
+        ..ResolutionFilter::default()
+    };
+    assert_eq!(listed(by_topic, None, 10).await, [ids[3]]);
+    let lawful = ResolutionFilter {
+        status: Some(ResolutionStatus::Lawful),
+        ..ResolutionFilter::default()
+    };
+    assert_eq!(listed(lawful, None, 10).await, [ids[1]]);
+    // Both ends of the range are inclusive.
+    let adopted_between = ResolutionFilter {
+        adopted_from: Some(time::macros::date!(2025 - 08 - 15)),
+        adopted_to: Some(time::macros::date!(2025 - 09 - 20)),
+        ..ResolutionFilter::default()
+    };
+    assert_eq!(listed(adopted_between, None, 10).await, ids[1..3]);
+    let adopted_since = ResolutionFilter {
+        adopted_from: Some(time::macros::date!(2025 - 09 - 21)),
+        ..ResolutionFilter::default()
+    };
+    assert_eq!(listed(adopted_since, None, 10).await, [ids[3]]);
+
+    let searching = |query: &str| ResolutionFilter {
+        terms: search_terms(query).expect("a valid query"),
+        ..ResolutionFilter::default()
+    };
+    // With diacritics, in any case, matching the upper-case title too.
+    assert_eq!(listed(searching("ĐẦU TƯ"), None, 10).await, [ids[2]]);
+    assert_eq!(listed(searching("ngân sách"), None, 10).await, [ids[0]]);
+    // Without diacritics: the words match whatever their marks.
+    assert_eq!(listed(searching("ngan sach"), None, 10).await, [ids[0]]);
+    assert_eq!(listed(searching("dau tu"), None, 10).await, [ids[2]]);
+    // Marks typed are marks meant: "mở" (open) is not "mỏ" (mine).
+    assert_eq!(listed(searching("mở"), None, 10).await, [ids[2]]);
+    assert_eq!(listed(searching("mỏ"), None, 10).await, [ids[3]]);
+    assert_eq!(listed(searching("mo"), None, 10).await, ids[2..]);
+    // Every word must occur, in the title or the summary, in any order.
+    assert_eq!(listed(searching("biên chế 76"), None, 10).await, [ids[1]]);
+    assert!(listed(searching("biên chế đầu tư"), None, 10).await.is_empty());
+    // LIKE wildcards in a query are plain characters.
+    assert_eq!(listed(searching("100%"), None, 10).await, [ids[1]]);
+    assert_eq!(listed(searching("hoạch_cũ"), None, 10).await, [ids[1]]);
+    assert_eq!(listed(searching("%"), None, 10).await, [ids[1]]);
+    // As wildcards these would match "ngan sach".
+    assert!(listed(searching("n%ch"), None, 10).await.is_empty());
+    assert!(listed(searching("s_ch"), None, 10).await.is_empty());
+    // Search combines with the other filters.
+    let combined = ResolutionFilter {
+        locality_code: Some("00008".to_owned()),
+        ..searching("nghi quyet")
+    };
+    assert_eq!(listed(combined, None, 10).await, ids[2..]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_concurrent_supersedings_of_one_resolution_exactly_one_wins() {
+    let seeded = seeded().await;
+    let adopted_on = time::macros::date!(2025 - 09 - 30);
+    let old = seeded
+        .store
+        .insert_resolution(
+            &new_resolution(BA_DINH_COUNCIL, "00004", "1/NQ-HĐND", adopted_on, seeded.token_id),
+            &resolution_key("old"),
+        )
+        .await
+        .expect("insert");
+    let outcomes = race((0..CONTENDERS).map(|index| {
+        let store = seeded.store.clone();
+        let resolution = NewResolution {
+            supersedes: Some(old),
+            ..new_resolution(
+                BA_DINH_COUNCIL,
+                "00004",
+                &format!("{}/NQ-HĐND", index + 2),
+                adopted_on,
+                seeded.token_id,
+            )
+        };
+        async move {
+            store
+                .insert_resolution(&resolution, &resolution_key(&format!("contender-{index}")))
+                .await
+        }
+    }))
+    .await;
+    let winners: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.as_ref().ok().copied())
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| outcome.as_ref().is_err_and(is_already_superseded));
+    assert_eq!(refused.count(), outcomes.len() - 1, "{outcomes:?}");
+    let old_read = seeded.store.get_resolution(old).await.expect("get").expect("old");
+    assert_eq!(old_read.superseded_by, Some(winners[0]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_concurrent_reviews_of_one_resolution_exactly_one_wins() {
+    let seeded = seeded().await;
+    let id = seeded
+        .store
+        .insert_resolution(
+            &new_resolution(
+                BA_DINH_COUNCIL,
+                "00004",
+                "1/NQ-HĐND",
+                time::macros::date!(2025 - 09 - 30),
+                seeded.token_id,
+            ),
+            &resolution_key("file"),
+        )
+        .await
+        .expect("insert");
+    let outcomes = race((0..CONTENDERS).map(|index| {
+        let store = seeded.store.clone();
+        let verdict = if index % 2 == 0 {
+            ResolutionVerdict::Lawful
+        } else {
+            ResolutionVerdict::Annulled
+        };
+        let review = resolution_review(id, ResolutionStatus::PendingReview, 1, verdict, seeded.token_id);
+        async move {
+            store
+                .record_resolution_review(&review, &resolution_key(&format!("reviewer-{index}")))
+                .await
+        }
+    }))
+    .await;
+    assert_eq!(
+        outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|outcome| outcome.as_ref().is_err_and(concurrent_change))
+            .count(),
+        outcomes.len() - 1,
+        "{outcomes:?}"
+    );
+    let read = seeded
+        .store
+        .get_resolution(id)
+        .await
+        .expect("get")
+        .expect("resolution");
+    assert_eq!(read.reviews.len(), 1);
+    assert_eq!(read.status, read.reviews[0].verdict.outcome());
 }

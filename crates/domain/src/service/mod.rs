@@ -4,21 +4,29 @@
 
 mod directory;
 mod forms;
+mod recommendations;
 mod reports;
+mod resolutions;
 mod tokens;
 
 use std::sync::Arc;
 
+use lienthong_dedup::Engine;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
 pub use directory::DirectoryService;
 pub use forms::FormService;
+pub use recommendations::{
+    RecommendationService, RecommendationView, SimilarRecommendation, SubmitRecommendation, cluster_name,
+    recommendation_name,
+};
 pub use reports::{
     AmendReport, Completeness, Obligation, ObligationStatus, ObligationsQuery, ReportService, ReportView,
     SubmitReport, SubmittedRevision, parse_revision_name, report_name, revision_name,
 };
+pub use resolutions::{FileResolution, ResolutionSearch, ResolutionService, ResolutionView};
 pub use tokens::{IssuedToken, TokenService};
 
 use crate::error::{Error, Result};
@@ -42,6 +50,8 @@ pub struct Services {
     pub directory: DirectoryService,
     pub forms: FormService,
     pub reports: ReportService,
+    pub recommendations: RecommendationService,
+    pub resolutions: ResolutionService,
     pub tokens: TokenService,
 }
 
@@ -51,6 +61,12 @@ impl Services {
             directory: DirectoryService::new(store.clone()),
             forms: FormService::new(store.clone(), clock.clone()),
             reports: ReportService::new(store.clone(), clock.clone()),
+            recommendations: RecommendationService::new(
+                store.clone(),
+                Arc::new(Engine::default()),
+                clock.clone(),
+            ),
+            resolutions: ResolutionService::new(store.clone(), clock.clone()),
             tokens: TokenService::new(store, clock),
         }
     }

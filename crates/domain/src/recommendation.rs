@@ -1,0 +1,284 @@
+//! Recommendations (kiến nghị) and the clusters that group the ones about the
+//! same matter. Which cluster a new recommendation joins is decided by the
+//! dedup engine ([`lienthong_dedup`]); this module holds the entities, their
+//! lifecycle rules and the storage port.
+
+use async_trait::async_trait;
+use lienthong_dedup::{Analysis, Decision};
+use time::{Date, OffsetDateTime};
+
+use crate::directory::Bloc;
+use crate::error::Result;
+use crate::store::IdempotencyKey;
+
+/// The addressee that stands for the central government.
+pub const CENTRAL: &str = "CENTRAL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DedupOutcome {
+    NewCluster,
+    JoinedCluster,
+    AlreadyAnswered,
+    NeedsReview,
+}
+
+impl DedupOutcome {
+    pub const ALL: [DedupOutcome; 4] = [
+        DedupOutcome::NewCluster,
+        DedupOutcome::JoinedCluster,
+        DedupOutcome::AlreadyAnswered,
+        DedupOutcome::NeedsReview,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DedupOutcome::NewCluster => "NEW_CLUSTER",
+            DedupOutcome::JoinedCluster => "JOINED_CLUSTER",
+            DedupOutcome::AlreadyAnswered => "ALREADY_ANSWERED",
+            DedupOutcome::NeedsReview => "NEEDS_REVIEW",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DedupOutcome> {
+        DedupOutcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClusterStatus {
+    Open,
+    Assigned,
+    Answered,
+    Reopened,
+    EscalatedToCentral,
+}
+
+impl ClusterStatus {
+    pub const ALL: [ClusterStatus; 5] = [
+        ClusterStatus::Open,
+        ClusterStatus::Assigned,
+        ClusterStatus::Answered,
+        ClusterStatus::Reopened,
+        ClusterStatus::EscalatedToCentral,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterStatus::Open => "OPEN",
+            ClusterStatus::Assigned => "ASSIGNED",
+            ClusterStatus::Answered => "ANSWERED",
+            ClusterStatus::Reopened => "REOPENED",
+            ClusterStatus::EscalatedToCentral => "ESCALATED_TO_CENTRAL",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ClusterStatus> {
+        ClusterStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+
+    /// Whether the matter still waits for an answer (so it can be assigned,
+    /// answered or escalated).
+    pub fn is_unanswered(self) -> bool {
+        matches!(
+            self,
+            ClusterStatus::Open | ClusterStatus::Assigned | ClusterStatus::Reopened
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterAnswer {
+    pub text: String,
+    pub answering_organ: String,
+    pub document: String,
+    pub document_date: Date,
+    pub answered_at: OffsetDateTime,
+}
+
+/// A possible duplicate offered for an officer to confirm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub recommendation_id: i64,
+    pub cluster_id: i64,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recommendation {
+    pub id: i64,
+    pub organ_id: String,
+    pub bloc: Bloc,
+    pub locality_code: String,
+    pub text: String,
+    pub topic: Option<String>,
+    pub addressee: String,
+    pub source: Option<String>,
+    pub cluster_id: i64,
+    pub outcome: DedupOutcome,
+    pub submitted_at: OffsetDateTime,
+    /// JOINED_CLUSTER and ALREADY_ANSWERED: the earlier recommendation matched.
+    pub matched: Option<Suggestion>,
+    /// Suggestions still awaiting an officer; empty once settled.
+    pub pending_suggestions: Vec<Suggestion>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub id: i64,
+    pub status: ClusterStatus,
+    pub representative_id: i64,
+    pub representative_text: String,
+    pub topic: Option<String>,
+    pub addressee: String,
+    pub assigned_department: Option<String>,
+    pub answer: Option<ClusterAnswer>,
+    pub escalation_proposal: Option<String>,
+    pub member_count: u32,
+    pub locality_codes: Vec<String>,
+    pub blocs: Vec<Bloc>,
+    pub first_seen: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+}
+
+impl Cluster {
+    /// Whether a department officer of `organ_id` works on this cluster: it
+    /// is assigned to that department, or addressed to it and not assigned.
+    pub fn is_handled_by(&self, organ_id: &str) -> bool {
+        match &self.assigned_department {
+            Some(department) => department == organ_id,
+            None => self.addressee == organ_id,
+        }
+    }
+}
+
+/// A recommendation to record, already analysed.
+#[derive(Debug, Clone)]
+pub struct NewRecommendation {
+    pub organ_id: String,
+    pub bloc: Bloc,
+    pub locality_code: String,
+    pub text: String,
+    pub topic: Option<String>,
+    pub addressee: String,
+    pub source: Option<String>,
+    pub submitted_at: OffsetDateTime,
+    pub analysis: Analysis,
+}
+
+/// An earlier recommendation found by the index, with what the dedup engine
+/// needs to judge it.
+#[derive(Debug, Clone)]
+pub struct StoredCandidate {
+    pub recommendation_id: i64,
+    pub cluster_id: i64,
+    pub analysis: Analysis,
+    pub cluster_canonical: Analysis,
+}
+
+/// Document frequencies of the terms in play, read in the same transaction
+/// as the candidates.
+#[derive(Debug, Clone, Default)]
+pub struct CorpusSnapshot {
+    pub document_count: u64,
+    pub document_frequencies: std::collections::HashMap<String, u64>,
+}
+
+impl lienthong_dedup::CorpusStats for CorpusSnapshot {
+    fn document_count(&self) -> u64 {
+        self.document_count
+    }
+
+    fn document_frequency(&self, term: &str) -> u64 {
+        self.document_frequencies.get(term).copied().unwrap_or(0)
+    }
+}
+
+/// What the store hands the decision: the candidates and the corpus.
+#[derive(Debug, Clone, Default)]
+pub struct DedupContext {
+    pub candidates: Vec<StoredCandidate>,
+    pub corpus: CorpusSnapshot,
+}
+
+/// The pure decision the store runs inside its write transaction, so that
+/// concurrent submissions are decided one after the other.
+pub type DecideFn<'a> = &'a (dyn Fn(&DedupContext) -> Decision + Send + Sync);
+
+/// A decision an officer takes on a cluster, recorded with who and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterAction {
+    Assign { department: String },
+    Answer(ClusterAnswer),
+    Reopen { reason: String },
+    Escalate { proposal: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterFilter {
+    pub status: Option<ClusterStatus>,
+    pub topic: Option<String>,
+    pub addressee: Option<String>,
+    pub min_distinct_blocs: u32,
+    pub min_distinct_localities: u32,
+}
+
+#[async_trait]
+pub trait RecommendationStore: Send + Sync {
+    /// Records a recommendation with its dedup decision, atomically: finds
+    /// candidates by the analysis' band and exact keys, reads the corpus
+    /// statistics, runs `decide`, and applies the outcome, while holding
+    /// the database-wide recommendation lock.
+    async fn record_recommendation(
+        &self,
+        new: &NewRecommendation,
+        decide: DecideFn<'_>,
+        max_candidates: usize,
+        key: &IdempotencyKey,
+    ) -> Result<Recommendation>;
+    /// Candidates for a text without recording anything.
+    async fn dedup_context(&self, analysis: &Analysis, max_candidates: usize) -> Result<DedupContext>;
+    async fn get_recommendation(&self, id: i64) -> Result<Option<Recommendation>>;
+    /// An organ's recommendations, newest first, with ids below `before_id`.
+    async fn list_recommendations(
+        &self,
+        organ_id: &str,
+        cluster_status: Option<ClusterStatus>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Recommendation>>;
+    async fn get_cluster(&self, id: i64) -> Result<Option<Cluster>>;
+    /// Members of a cluster, oldest first.
+    async fn cluster_members(&self, cluster_id: i64) -> Result<Vec<Recommendation>>;
+    /// Clusters, most recently active first, after the given (last_seen, id) key.
+    async fn list_clusters(
+        &self,
+        filter: &ClusterFilter,
+        after: Option<(OffsetDateTime, i64)>,
+        limit: u32,
+    ) -> Result<Vec<Cluster>>;
+    /// Applies an officer's action if the cluster is still in `expected_status`.
+    async fn act_on_cluster(
+        &self,
+        cluster_id: i64,
+        expected_status: ClusterStatus,
+        action: &ClusterAction,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<()>;
+    /// Settles a pending review: moves the recommendation into `confirm`
+    /// (one of its suggested clusters) or keeps it where it is; clears the
+    /// suggestions either way.
+    async fn resolve_review(
+        &self,
+        recommendation_id: i64,
+        confirm: Option<i64>,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<()>;
+}

@@ -1,0 +1,681 @@
+//! Submitting recommendations through the dedup engine, and the officers'
+//! work on clusters: assign, answer, reopen, escalate, settle reviews.
+
+use std::sync::Arc;
+
+use lienthong_dedup::{Candidate, Decision, Engine};
+use serde::Serialize;
+use time::Date;
+
+use super::{Clock, earlier_request, idempotency_key, is_key_race};
+use crate::auth::{Principal, Role};
+use crate::directory::OrganKind;
+use crate::error::{Error, ResourceKind, Result, Violations};
+use crate::paging::{Page, PageRequest};
+use crate::recommendation::{
+    CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterFilter, ClusterStatus, DedupContext,
+    NewRecommendation, Recommendation, RecommendationStore, Suggestion,
+};
+use crate::store::Store;
+
+const MAX_TOPIC_CHARS: usize = 64;
+const MAX_SOURCE_CHARS: usize = 200;
+const MAX_ANSWER_CHARS: usize = 10_000;
+const MAX_DOCUMENT_CHARS: usize = 200;
+const MAX_SIMILAR_RESULTS: usize = 20;
+const DEFAULT_SIMILAR_RESULTS: usize = 5;
+
+/// A request to submit a recommendation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubmitRecommendation {
+    pub organ_id: String,
+    pub text: String,
+    pub topic: String,
+    pub addressee: String,
+    pub source: String,
+    #[serde(skip)]
+    pub request_id: String,
+}
+
+/// An earlier recommendation close to a text, with what a caller needs to see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimilarRecommendation {
+    pub recommendation_id: i64,
+    pub cluster_id: i64,
+    pub text: String,
+    pub score: f64,
+    pub cluster_status: ClusterStatus,
+}
+
+/// A recommendation with its cluster as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecommendationView {
+    pub recommendation: Recommendation,
+    pub cluster_status: ClusterStatus,
+    pub answer: Option<ClusterAnswer>,
+    pub matched: Option<SimilarRecommendation>,
+    pub suggestions: Vec<SimilarRecommendation>,
+}
+
+#[derive(Clone)]
+pub struct RecommendationService {
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for RecommendationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecommendationService")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecommendationService {
+    pub fn new(store: Arc<dyn Store>, engine: Arc<Engine>, clock: Clock) -> Self {
+        Self { store, engine, clock }
+    }
+
+    fn recommendations(&self) -> &dyn RecommendationStore {
+        self.store.as_ref()
+    }
+
+    pub async fn submit(
+        &self,
+        caller: &Principal,
+        request: SubmitRecommendation,
+    ) -> Result<RecommendationView> {
+        if !caller.submits_for(&request.organ_id) {
+            return Err(Error::PermissionDenied(format!(
+                "{} may not submit recommendations for organ {}",
+                caller.describe(),
+                request.organ_id
+            )));
+        }
+        let key = idempotency_key(
+            &request.organ_id,
+            "SubmitRecommendation",
+            &request.request_id,
+            &request,
+        )?;
+        if let Some(resource) = earlier_request(self.store.as_ref(), &key).await? {
+            return self.replay(&resource).await;
+        }
+        let organ = self
+            .store
+            .get_organ(&request.organ_id)
+            .await?
+            .ok_or_else(|| Error::not_found(ResourceKind::Organ, &request.organ_id))?;
+
+        let mut violations = Violations::new();
+        if let Err(problem) = self.engine.check_text(&request.text) {
+            violations.add("text", problem.to_string());
+        }
+        let topic = optional_label(&request.topic, "topic", &mut violations);
+        self.check_addressee(&request.addressee, &mut violations).await?;
+        if request.source.chars().count() > MAX_SOURCE_CHARS {
+            violations.add("source", format!("at most {MAX_SOURCE_CHARS} characters"));
+        }
+        violations.into_result()?;
+
+        let analysis = self.engine.analyze(&request.text);
+        let new = NewRecommendation {
+            organ_id: organ.id.clone(),
+            bloc: organ.bloc,
+            locality_code: organ.locality_code.clone(),
+            text: request.text.clone(),
+            topic,
+            addressee: request.addressee.clone(),
+            source: (!request.source.is_empty()).then(|| request.source.clone()),
+            submitted_at: (self.clock)(),
+            analysis,
+        };
+        let engine = self.engine.clone();
+        let new_analysis = new.analysis.clone();
+        let decide = move |context: &DedupContext| decide_with(&engine, &new_analysis, context);
+        let max_candidates = self.engine.config().max_candidates;
+        match self
+            .recommendations()
+            .record_recommendation(&new, &decide, max_candidates, &key)
+            .await
+        {
+            Ok(recorded) => {
+                tracing::info!(
+                    recommendation_id = recorded.id,
+                    cluster_id = recorded.cluster_id,
+                    outcome = recorded.outcome.as_str(),
+                    organ = %recorded.organ_id,
+                    "recommendation recorded"
+                );
+                self.view(recorded).await
+            }
+            Err(error) if is_key_race(&error) => match earlier_request(self.store.as_ref(), &key).await? {
+                Some(resource) => self.replay(&resource).await,
+                None => Err(Error::internal("idempotency key conflict without a stored key")),
+            },
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Earlier recommendations like `text`, best first, one per cluster.
+    pub async fn find_similar(
+        &self,
+        _caller: &Principal,
+        text: &str,
+        max_results: i32,
+    ) -> Result<Vec<SimilarRecommendation>> {
+        if let Err(problem) = self.engine.check_text(text) {
+            return Err(Error::invalid("text", problem.to_string()));
+        }
+        let max_results = match max_results {
+            size if size < 0 => return Err(Error::invalid("max_results", "must not be negative")),
+            0 => DEFAULT_SIMILAR_RESULTS,
+            size => usize::try_from(size)
+                .unwrap_or(MAX_SIMILAR_RESULTS)
+                .min(MAX_SIMILAR_RESULTS),
+        };
+        let analysis = self.engine.analyze(text);
+        let context = self
+            .recommendations()
+            .dedup_context(&analysis, self.engine.config().max_candidates)
+            .await?;
+        let scored: Vec<Suggestion> = match decide_with(&self.engine, &analysis, &context) {
+            Decision::New => Vec::new(),
+            Decision::Link(best) => vec![suggestion(&best)],
+            Decision::Review(ranked) => ranked.iter().map(suggestion).collect(),
+        };
+        let mut similar = self.describe(&scored).await?;
+        similar.truncate(max_results);
+        Ok(similar)
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        organ_id: &str,
+        cluster_status: Option<ClusterStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<RecommendationView>> {
+        if !(caller.submits_for(organ_id) || reads_clusters(caller)) {
+            return Err(Error::PermissionDenied(format!(
+                "{} may read only its own organ's recommendations",
+                caller.describe()
+            )));
+        }
+        let fetched = self
+            .recommendations()
+            .list_recommendations(organ_id, cluster_status, page.after_id()?, page.fetch_limit())
+            .await?;
+        let page = Page::from_fetched(fetched, page, |recommendation| recommendation.id.to_string());
+        let mut items = Vec::with_capacity(page.items.len());
+        for recommendation in page.items {
+            items.push(self.view(recommendation).await?);
+        }
+        Ok(Page {
+            items,
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    pub async fn get_cluster(
+        &self,
+        caller: &Principal,
+        cluster_id: i64,
+    ) -> Result<(Cluster, Vec<Recommendation>)> {
+        require_cluster_reader(caller)?;
+        let cluster = self.cluster(cluster_id).await?;
+        let members = self.recommendations().cluster_members(cluster_id).await?;
+        Ok((cluster, members))
+    }
+
+    pub async fn list_clusters(
+        &self,
+        caller: &Principal,
+        filter: &ClusterFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Cluster>> {
+        require_cluster_reader(caller)?;
+        let after = page.after.as_deref().map(parse_cluster_key).transpose()?;
+        let fetched = self
+            .recommendations()
+            .list_clusters(filter, after, page.fetch_limit())
+            .await?;
+        Ok(Page::from_fetched(fetched, page, |cluster| {
+            format!(
+                "{}:{}",
+                cluster.last_seen.unix_timestamp_nanos() / 1_000,
+                cluster.id
+            )
+        }))
+    }
+
+    pub async fn assign(
+        &self,
+        caller: &Principal,
+        cluster_id: i64,
+        department: &str,
+        request_id: &str,
+    ) -> Result<Cluster> {
+        let mut violations = Violations::new();
+        match self.store.get_organ(department).await? {
+            Some(organ) if organ.kind == OrganKind::Department => {}
+            _ => violations.add("department", format!("{department:?} is not a department")),
+        }
+        violations.into_result()?;
+        self.act(
+            caller,
+            cluster_id,
+            "AssignCluster",
+            request_id,
+            ClusterAction::Assign {
+                department: department.to_owned(),
+            },
+            ClusterStatus::is_unanswered,
+        )
+        .await
+    }
+
+    pub async fn answer(
+        &self,
+        caller: &Principal,
+        cluster_id: i64,
+        text: &str,
+        document: &str,
+        document_date: &str,
+        request_id: &str,
+    ) -> Result<Cluster> {
+        let mut violations = Violations::new();
+        bounded_text(text, "text", MAX_ANSWER_CHARS, &mut violations);
+        bounded_text(document, "document", MAX_DOCUMENT_CHARS, &mut violations);
+        let date = parse_date(document_date, "document_date", &mut violations);
+        if let Some(date) = date
+            && date > crate::period::vietnam_date((self.clock)())
+        {
+            violations.add(
+                "document_date",
+                "the answering document cannot be dated in the future",
+            );
+        }
+        violations.into_result()?;
+        let Some(document_date) = date else {
+            return Err(Error::internal("a date without violations must have parsed"));
+        };
+        let answer = ClusterAnswer {
+            text: text.to_owned(),
+            answering_organ: caller.organ.id.clone(),
+            document: document.to_owned(),
+            document_date,
+            answered_at: (self.clock)(),
+        };
+        self.act(
+            caller,
+            cluster_id,
+            "AnswerCluster",
+            request_id,
+            ClusterAction::Answer(answer),
+            |status| status.is_unanswered() || status == ClusterStatus::EscalatedToCentral,
+        )
+        .await
+    }
+
+    pub async fn reopen(
+        &self,
+        caller: &Principal,
+        cluster_id: i64,
+        reason: &str,
+        request_id: &str,
+    ) -> Result<Cluster> {
+        let mut violations = Violations::new();
+        bounded_text(reason, "reason", MAX_ANSWER_CHARS, &mut violations);
+        violations.into_result()?;
+        self.act(
+            caller,
+            cluster_id,
+            "ReopenCluster",
+            request_id,
+            ClusterAction::Reopen {
+                reason: reason.to_owned(),
+            },
+            |status| status == ClusterStatus::Answered,
+        )
+        .await
+    }
+
+    pub async fn escalate(
+        &self,
+        caller: &Principal,
+        cluster_id: i64,
+        proposal: &str,
+        request_id: &str,
+    ) -> Result<Cluster> {
+        let mut violations = Violations::new();
+        bounded_text(proposal, "proposal", MAX_ANSWER_CHARS, &mut violations);
+        violations.into_result()?;
+        self.act(
+            caller,
+            cluster_id,
+            "EscalateCluster",
+            request_id,
+            ClusterAction::Escalate {
+                proposal: proposal.to_owned(),
+            },
+            ClusterStatus::is_unanswered,
+        )
+        .await
+    }
+
+    /// Confirms a NEEDS_REVIEW recommendation into one of its suggested
+    /// clusters (`Some`) or keeps it in its own (`None`).
+    pub async fn resolve_review(
+        &self,
+        caller: &Principal,
+        recommendation_id: i64,
+        confirm_cluster: Option<i64>,
+        request_id: &str,
+    ) -> Result<RecommendationView> {
+        let recommendation = self.recommendation(recommendation_id).await?;
+        let own_cluster = self.cluster(recommendation.cluster_id).await?;
+        require_officer(caller, &own_cluster)?;
+        #[derive(Serialize)]
+        struct Content {
+            recommendation_id: i64,
+            confirm_cluster: Option<i64>,
+        }
+        let key = idempotency_key(
+            &caller.organ.id,
+            "ResolveReview",
+            request_id,
+            &Content {
+                recommendation_id,
+                confirm_cluster,
+            },
+        )?;
+        if earlier_request(self.store.as_ref(), &key).await?.is_some() {
+            return self.view(self.recommendation(recommendation_id).await?).await;
+        }
+        if recommendation.pending_suggestions.is_empty() {
+            return Err(Error::FailedPrecondition {
+                violation_type: "NO_PENDING_REVIEW",
+                subject: recommendation_name(recommendation_id),
+                description: "the recommendation has no suggestions awaiting review".to_owned(),
+            });
+        }
+        if let Some(cluster) = confirm_cluster
+            && !recommendation
+                .pending_suggestions
+                .iter()
+                .any(|suggestion| suggestion.cluster_id == cluster)
+        {
+            return Err(Error::invalid(
+                "confirm_cluster",
+                format!("{} is not among the suggested clusters", cluster_name(cluster)),
+            ));
+        }
+        match self
+            .recommendations()
+            .resolve_review(
+                recommendation_id,
+                confirm_cluster,
+                &caller.organ.id,
+                (self.clock)(),
+                &key,
+            )
+            .await
+        {
+            Ok(())
+            | Err(Error::AlreadyExists {
+                kind: ResourceKind::IdempotencyKey,
+                ..
+            }) => self.view(self.recommendation(recommendation_id).await?).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Checks and applies an officer's action on a cluster.
+    async fn act(
+        &self,
+        caller: &Principal,
+        cluster_id: i64,
+        operation: &str,
+        request_id: &str,
+        action: ClusterAction,
+        allowed_from: impl Fn(ClusterStatus) -> bool,
+    ) -> Result<Cluster> {
+        let cluster = self.cluster(cluster_id).await?;
+        require_officer(caller, &cluster)?;
+        let key = idempotency_key(
+            &caller.organ.id,
+            operation,
+            request_id,
+            &(cluster_id, format!("{action:?}")),
+        )?;
+        if earlier_request(self.store.as_ref(), &key).await?.is_some() {
+            return self.cluster(cluster_id).await;
+        }
+        if !allowed_from(cluster.status) {
+            return Err(Error::FailedPrecondition {
+                violation_type: "CLUSTER_STATUS",
+                subject: cluster_name(cluster_id),
+                description: format!(
+                    "{operation} is not allowed on a cluster that is {}",
+                    cluster.status.as_str()
+                ),
+            });
+        }
+        let at = (self.clock)();
+        match self
+            .recommendations()
+            .act_on_cluster(cluster_id, cluster.status, &action, &caller.organ.id, at, &key)
+            .await
+        {
+            Ok(())
+            | Err(Error::AlreadyExists {
+                kind: ResourceKind::IdempotencyKey,
+                ..
+            }) => {
+                tracing::info!(cluster_id, operation, actor = %caller.organ.id, "cluster updated");
+                self.cluster(cluster_id).await
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn check_addressee(&self, addressee: &str, violations: &mut Violations) -> Result<()> {
+        if addressee == CENTRAL {
+            return Ok(());
+        }
+        match self.store.get_organ(addressee).await? {
+            Some(organ) if organ.kind == OrganKind::Department => {}
+            Some(_) => violations.add(
+                "addressee",
+                format!("{addressee} is not a department; name a department or CENTRAL"),
+            ),
+            None => violations.add(
+                "addressee",
+                format!("unknown addressee {addressee:?}; name a department or CENTRAL"),
+            ),
+        }
+        Ok(())
+    }
+
+    async fn replay(&self, resource: &str) -> Result<RecommendationView> {
+        let id = resource
+            .strip_prefix("recommendations/")
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| {
+                Error::internal(format!("stored resource {resource:?} is not a recommendation"))
+            })?;
+        self.view(self.recommendation(id).await?).await
+    }
+
+    /// A recommendation with its cluster's status and answer and the texts of
+    /// what it matched or was offered.
+    async fn view(&self, recommendation: Recommendation) -> Result<RecommendationView> {
+        let cluster = self.cluster(recommendation.cluster_id).await?;
+        let matched = match &recommendation.matched {
+            Some(matched) => self
+                .describe(std::slice::from_ref(matched))
+                .await?
+                .into_iter()
+                .next(),
+            None => None,
+        };
+        let suggestions = self.describe(&recommendation.pending_suggestions).await?;
+        Ok(RecommendationView {
+            cluster_status: cluster.status,
+            answer: cluster.answer,
+            matched,
+            suggestions,
+            recommendation,
+        })
+    }
+
+    /// Texts and cluster states of scored recommendations, one per cluster.
+    async fn describe(&self, scored: &[Suggestion]) -> Result<Vec<SimilarRecommendation>> {
+        let mut described: Vec<SimilarRecommendation> = Vec::with_capacity(scored.len());
+        for suggestion in scored {
+            if described
+                .iter()
+                .any(|seen| seen.cluster_id == suggestion.cluster_id)
+            {
+                continue;
+            }
+            let recommendation = self.recommendation(suggestion.recommendation_id).await?;
+            let cluster = self.cluster(recommendation.cluster_id).await?;
+            described.push(SimilarRecommendation {
+                recommendation_id: recommendation.id,
+                cluster_id: cluster.id,
+                text: recommendation.text,
+                score: suggestion.score,
+                cluster_status: cluster.status,
+            });
+        }
+        Ok(described)
+    }
+
+    async fn recommendation(&self, id: i64) -> Result<Recommendation> {
+        self.recommendations()
+            .get_recommendation(id)
+            .await?
+            .ok_or_else(|| Error::not_found(ResourceKind::Recommendation, recommendation_name(id)))
+    }
+
+    async fn cluster(&self, id: i64) -> Result<Cluster> {
+        self.recommendations()
+            .get_cluster(id)
+            .await?
+            .ok_or_else(|| Error::not_found(ResourceKind::Cluster, cluster_name(id)))
+    }
+}
+
+/// Runs the engine on what the store found.
+fn decide_with(engine: &Engine, analysis: &lienthong_dedup::Analysis, context: &DedupContext) -> Decision {
+    let candidates: Vec<Candidate<'_>> = context
+        .candidates
+        .iter()
+        .map(|candidate| Candidate {
+            recommendation_id: candidate.recommendation_id,
+            cluster_id: candidate.cluster_id,
+            analysis: &candidate.analysis,
+            cluster_canonical: &candidate.cluster_canonical,
+        })
+        .collect();
+    engine.decide(analysis, &candidates, &context.corpus)
+}
+
+fn suggestion(scored: &lienthong_dedup::ScoredCandidate) -> Suggestion {
+    Suggestion {
+        recommendation_id: scored.recommendation_id,
+        cluster_id: scored.cluster_id,
+        score: scored.score,
+    }
+}
+
+/// Reviewers, analysts and administrators read clusters; submitters see
+/// their own recommendations through ListRecommendations.
+fn reads_clusters(caller: &Principal) -> bool {
+    caller.reads_everything() || caller.has(Role::Reviewer)
+}
+
+fn require_cluster_reader(caller: &Principal) -> Result<()> {
+    if reads_clusters(caller) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(format!(
+            "{} may not read clusters; reviewers, analysts and admins may",
+            caller.describe()
+        )))
+    }
+}
+
+/// Administrators act on any cluster; a reviewer on the clusters its
+/// department handles.
+fn require_officer(caller: &Principal, cluster: &Cluster) -> Result<()> {
+    if caller.has(Role::Admin) || (caller.has(Role::Reviewer) && cluster.is_handled_by(&caller.organ.id)) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(format!(
+            "{} may not act on {}, which {} handles",
+            caller.describe(),
+            cluster_name(cluster.id),
+            cluster
+                .assigned_department
+                .as_deref()
+                .unwrap_or(&cluster.addressee)
+        )))
+    }
+}
+
+fn optional_label(text: &str, field: &str, violations: &mut Violations) -> Option<String> {
+    if text.is_empty() {
+        return None;
+    }
+    let well_formed = text.chars().count() <= MAX_TOPIC_CHARS
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if !well_formed {
+        violations.add(
+            field,
+            format!("lower-case letters, digits and hyphens, at most {MAX_TOPIC_CHARS}"),
+        );
+    }
+    Some(text.to_owned())
+}
+
+fn bounded_text(text: &str, field: &str, max_chars: usize, violations: &mut Violations) {
+    if text.trim().is_empty() {
+        violations.add(field, "required");
+    } else if text.chars().count() > max_chars {
+        violations.add(field, format!("at most {max_chars} characters"));
+    }
+}
+
+fn parse_date(text: &str, field: &str, violations: &mut Violations) -> Option<Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match Date::parse(text, format) {
+        Ok(date) => Some(date),
+        Err(_) => {
+            violations.add(field, format!("{text:?} is not a date like 2025-09-30"));
+            None
+        }
+    }
+}
+
+fn parse_cluster_key(key: &str) -> Result<(time::OffsetDateTime, i64)> {
+    let invalid = || Error::invalid("page_token", "not a token returned by this list call");
+    let (micros, id) = key.split_once(':').ok_or_else(invalid)?;
+    let micros: i128 = micros.parse().map_err(|_| invalid())?;
+    let id: i64 = id.parse().map_err(|_| invalid())?;
+    let instant = time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| invalid())?;
+    Ok((instant, id))
+}
+
+pub fn recommendation_name(id: i64) -> String {
+    format!("recommendations/{id}")
+}
+
+pub fn cluster_name(id: i64) -> String {
+    format!("clusters/{id}")
+}

@@ -1,0 +1,867 @@
+//! Recommendations, clusters and the shared dedup index (LSH band keys,
+//! document frequencies). Recording a recommendation reads the candidates,
+//! runs the domain's decision and applies it in one write transaction that
+//! holds the database-wide recommendation lock, so two near-identical
+//! submissions arriving together end in one cluster, on one server or many.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use lienthong_dedup::{Analysis, Decision};
+use lienthong_domain::directory::Bloc;
+use lienthong_domain::error::ResourceKind;
+use lienthong_domain::recommendation::{
+    Cluster, ClusterAction, ClusterAnswer, ClusterFilter, ClusterStatus, CorpusSnapshot, DecideFn,
+    DedupContext, DedupOutcome, NewRecommendation, Recommendation, RecommendationStore, StoredCandidate,
+    Suggestion,
+};
+use lienthong_domain::store::IdempotencyKey;
+use lienthong_domain::{Error, Result};
+use sqlx::AnyConnection;
+use time::OffsetDateTime;
+
+use crate::connection::Backend;
+use crate::conversion::{
+    from_optional_storage_micros, from_storage_micros, from_storage_name, to_storage_micros,
+};
+use crate::error::{DatabaseResultExt as _, corrupt_stored_data};
+use crate::idempotency::{record_idempotency_key, set_idempotency_resource};
+use crate::numbered_query::NumberedQuery;
+use crate::sql_store::{SqlStore, commit};
+
+/// Key of the PostgreSQL advisory lock that serialises dedup decisions
+/// ("lt" + "rec" in ASCII); SQLite's `BEGIN IMMEDIATE` serialises already.
+const DEDUP_LOCK_KEY: i64 = 0x006c_7472_6563;
+
+/// The resource an idempotency key names until the new id is known.
+const RESOURCE_NOT_YET_KNOWN: &str = "";
+
+const RECOMMENDATION_SELECT: &str = "SELECT id, organ_id, bloc, locality_code, text, topic, addressee, source, \
+     cluster_id, outcome, matched_recommendation_id, matched_cluster_id, match_score, submitted_at \
+     FROM recommendations";
+
+const CLUSTER_SELECT: &str = "SELECT c.id, c.status, c.representative_id, r.text AS representative_text, c.topic, \
+     c.addressee, c.assigned_department, c.answer_text, c.answer_organ, c.answer_document, \
+     c.answer_document_date, c.answered_at, c.escalation_proposal, c.member_count, c.first_seen, c.last_seen \
+     FROM clusters c JOIN recommendations r ON r.id = c.representative_id";
+
+/// A 64-bit hash stored in a signed column, bit for bit.
+fn to_storage_hash(hash: u64) -> i64 {
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+#[derive(sqlx::FromRow)]
+struct RecommendationRow {
+    id: i64,
+    organ_id: String,
+    bloc: String,
+    locality_code: String,
+    text: String,
+    topic: Option<String>,
+    addressee: String,
+    source: Option<String>,
+    cluster_id: i64,
+    outcome: String,
+    matched_recommendation_id: Option<i64>,
+    matched_cluster_id: Option<i64>,
+    match_score: f64,
+    submitted_at: i64,
+}
+
+impl RecommendationRow {
+    fn into_recommendation(self, pending_suggestions: Vec<Suggestion>) -> Result<Recommendation> {
+        let matched = match (self.matched_recommendation_id, self.matched_cluster_id) {
+            (Some(recommendation_id), Some(cluster_id)) => Some(Suggestion {
+                recommendation_id,
+                cluster_id,
+                score: self.match_score,
+            }),
+            _ => None,
+        };
+        Ok(Recommendation {
+            id: self.id,
+            organ_id: self.organ_id,
+            bloc: from_storage_name(&self.bloc, Bloc::parse, "bloc")?,
+            locality_code: self.locality_code,
+            text: self.text,
+            topic: self.topic,
+            addressee: self.addressee,
+            source: self.source,
+            cluster_id: self.cluster_id,
+            outcome: from_storage_name(&self.outcome, DedupOutcome::parse, "dedup outcome")?,
+            submitted_at: from_storage_micros(self.submitted_at)?,
+            matched,
+            pending_suggestions,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClusterRow {
+    id: i64,
+    status: String,
+    representative_id: i64,
+    representative_text: String,
+    topic: Option<String>,
+    addressee: String,
+    assigned_department: Option<String>,
+    answer_text: Option<String>,
+    answer_organ: Option<String>,
+    answer_document: Option<String>,
+    answer_document_date: Option<String>,
+    answered_at: Option<i64>,
+    escalation_proposal: Option<String>,
+    member_count: i64,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+impl ClusterRow {
+    fn into_cluster(self, locality_codes: Vec<String>, blocs: Vec<Bloc>) -> Result<Cluster> {
+        let answer = match (
+            self.answer_text,
+            self.answer_organ,
+            self.answer_document,
+            self.answer_document_date,
+            from_optional_storage_micros(self.answered_at)?,
+        ) {
+            (Some(text), Some(answering_organ), Some(document), Some(date), Some(answered_at)) => {
+                Some(ClusterAnswer {
+                    text,
+                    answering_organ,
+                    document,
+                    document_date: time::Date::parse(
+                        &date,
+                        time::macros::format_description!("[year]-[month]-[day]"),
+                    )
+                    .map_err(|_| corrupt_stored_data(&format!("{date:?} is not an answer date")))?,
+                    answered_at,
+                })
+            }
+            _ => None,
+        };
+        Ok(Cluster {
+            id: self.id,
+            status: from_storage_name(&self.status, ClusterStatus::parse, "cluster status")?,
+            representative_id: self.representative_id,
+            representative_text: self.representative_text,
+            topic: self.topic,
+            addressee: self.addressee,
+            assigned_department: self.assigned_department,
+            answer,
+            escalation_proposal: self.escalation_proposal,
+            member_count: u32::try_from(self.member_count)
+                .map_err(|_| corrupt_stored_data("a negative member count"))?,
+            locality_codes,
+            blocs,
+            first_seen: from_storage_micros(self.first_seen)?,
+            last_seen: from_storage_micros(self.last_seen)?,
+        })
+    }
+}
+
+fn parse_analysis(stored: &str) -> Result<Analysis> {
+    serde_json::from_str(stored)
+        .map_err(|_| corrupt_stored_data("a stored recommendation analysis is not valid"))
+}
+
+/// Finds candidates for `analysis` by band and exact keys and reads the
+/// corpus statistics for the terms in play, on `connection` (inside the
+/// write transaction when recording).
+async fn load_dedup_context(
+    connection: &mut AnyConnection,
+    analysis: &Analysis,
+    max_candidates: usize,
+) -> Result<DedupContext> {
+    let limit = i64::try_from(max_candidates).unwrap_or(i64::MAX);
+    let mut candidate_ids: Vec<i64> = sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM recommendations WHERE exact_key = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(to_storage_hash(analysis.exact_key))
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await
+    .or_database_failure("looking up exact duplicates")?;
+    if !analysis.band_keys.is_empty() {
+        // Recommendations sharing the most bands first: the likeliest matches.
+        let mut query = NumberedQuery::new("SELECT recommendation_id FROM recommendation_bands");
+        query.push_condition_in(
+            "band_key IN ({})",
+            analysis.band_keys.iter().map(|key| to_storage_hash(*key)),
+        )?;
+        query.push_sql(" GROUP BY recommendation_id");
+        query.push_order_and_limit(
+            "COUNT(*) DESC, recommendation_id DESC",
+            u32::try_from(max_candidates).unwrap_or(u32::MAX),
+        )?;
+        let (sql, arguments) = query.into_parts();
+        let banded: Vec<i64> = sqlx::query_scalar_with::<_, i64, _>(sql, arguments)
+            .fetch_all(&mut *connection)
+            .await
+            .or_database_failure("looking up LSH band keys")?;
+        for id in banded {
+            if !candidate_ids.contains(&id) {
+                candidate_ids.push(id);
+            }
+        }
+    }
+    candidate_ids.truncate(max_candidates);
+
+    let mut candidates = Vec::with_capacity(candidate_ids.len());
+    if !candidate_ids.is_empty() {
+        let mut query = NumberedQuery::new(
+            "SELECT r.id, r.cluster_id, r.analysis, representative.analysis AS canonical FROM recommendations r \
+             JOIN clusters c ON c.id = r.cluster_id \
+             JOIN recommendations representative ON representative.id = c.representative_id",
+        );
+        query.push_condition_in("r.id IN ({})", candidate_ids.iter().copied())?;
+        let (sql, arguments) = query.into_parts();
+        let rows: Vec<(i64, i64, String, String)> = sqlx::query_as_with(sql, arguments)
+            .fetch_all(&mut *connection)
+            .await
+            .or_database_failure("reading candidate recommendations")?;
+        for (recommendation_id, cluster_id, analysis, canonical) in rows {
+            candidates.push(StoredCandidate {
+                recommendation_id,
+                cluster_id,
+                analysis: parse_analysis(&analysis)?,
+                cluster_canonical: parse_analysis(&canonical)?,
+            });
+        }
+    }
+
+    let document_count: i64 = sqlx::query_scalar("SELECT document_count FROM dedup_corpus WHERE id = 1")
+        .fetch_one(&mut *connection)
+        .await
+        .or_database_failure("reading the corpus size")?;
+    let mut terms: Vec<&str> = analysis.terms.iter().map(String::as_str).collect();
+    for candidate in &candidates {
+        terms.extend(candidate.analysis.terms.iter().map(String::as_str));
+        terms.extend(candidate.cluster_canonical.terms.iter().map(String::as_str));
+    }
+    terms.sort_unstable();
+    terms.dedup();
+    let mut document_frequencies = HashMap::with_capacity(terms.len());
+    for chunk in terms.chunks(500) {
+        let mut query = NumberedQuery::new("SELECT term, document_count FROM dedup_terms");
+        query.push_condition_in("term IN ({})", chunk.iter().copied())?;
+        let (sql, arguments) = query.into_parts();
+        let rows: Vec<(String, i64)> = sqlx::query_as_with(sql, arguments)
+            .fetch_all(&mut *connection)
+            .await
+            .or_database_failure("reading document frequencies")?;
+        for (term, count) in rows {
+            document_frequencies.insert(term, u64::try_from(count).unwrap_or(0));
+        }
+    }
+    Ok(DedupContext {
+        candidates,
+        corpus: CorpusSnapshot {
+            document_count: u64::try_from(document_count).unwrap_or(0),
+            document_frequencies,
+        },
+    })
+}
+
+/// Recomputes a cluster's member count, distinct localities and blocs and
+/// activity span from its members.
+async fn refresh_cluster_counts(connection: &mut AnyConnection, cluster_id: i64, at: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE clusters SET \
+           member_count = (SELECT COUNT(*) FROM recommendations WHERE cluster_id = $1), \
+           distinct_localities = (SELECT COUNT(DISTINCT locality_code) FROM recommendations WHERE cluster_id = $1), \
+           distinct_blocs = (SELECT COUNT(DISTINCT bloc) FROM recommendations WHERE cluster_id = $1), \
+           first_seen = COALESCE((SELECT MIN(submitted_at) FROM recommendations WHERE cluster_id = $1), first_seen), \
+           last_seen = COALESCE((SELECT MAX(submitted_at) FROM recommendations WHERE cluster_id = $1), last_seen), \
+           updated_at = $2 \
+         WHERE id = $1",
+    )
+    .bind(cluster_id)
+    .bind(at)
+    .execute(&mut *connection)
+    .await
+    .or_database_failure("refreshing cluster counts")?;
+    Ok(())
+}
+
+async fn record_decision(
+    connection: &mut AnyConnection,
+    cluster_id: i64,
+    recommendation_id: Option<i64>,
+    action: &str,
+    actor_organ: &str,
+    detail: &str,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO cluster_decisions (cluster_id, recommendation_id, action, actor_organ, detail, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(cluster_id)
+    .bind(recommendation_id)
+    .bind(action)
+    .bind(actor_organ)
+    .bind(detail)
+    .bind(at)
+    .execute(&mut *connection)
+    .await
+    .or_database_failure("recording a cluster decision")?;
+    Ok(())
+}
+
+fn concurrent_change(cluster_id: i64) -> Error {
+    Error::FailedPrecondition {
+        violation_type: "CONCURRENT_CHANGE",
+        subject: format!("clusters/{cluster_id}"),
+        description: "the cluster changed meanwhile; read it again".to_owned(),
+    }
+}
+
+impl SqlStore {
+    async fn pending_suggestions(&self, recommendation_id: i64) -> Result<Vec<Suggestion>> {
+        let rows: Vec<(i64, i64, f64)> = sqlx::query_as(
+            "SELECT suggested_recommendation_id, suggested_cluster_id, score FROM recommendation_suggestions \
+             WHERE recommendation_id = $1 ORDER BY rank",
+        )
+        .bind(recommendation_id)
+        .fetch_all(&self.pool)
+        .await
+        .or_database_failure("reading review suggestions")?;
+        Ok(rows
+            .into_iter()
+            .map(|(recommendation_id, cluster_id, score)| Suggestion {
+                recommendation_id,
+                cluster_id,
+                score,
+            })
+            .collect())
+    }
+
+    async fn recommendations_from(&self, rows: Vec<RecommendationRow>) -> Result<Vec<Recommendation>> {
+        let mut recommendations = Vec::with_capacity(rows.len());
+        for row in rows {
+            let suggestions = if row.outcome == DedupOutcome::NeedsReview.as_str() {
+                self.pending_suggestions(row.id).await?
+            } else {
+                Vec::new()
+            };
+            recommendations.push(row.into_recommendation(suggestions)?);
+        }
+        Ok(recommendations)
+    }
+
+    async fn clusters_from(&self, rows: Vec<ClusterRow>) -> Result<Vec<Cluster>> {
+        let mut clusters = Vec::with_capacity(rows.len());
+        for row in rows {
+            let members: Vec<(String, String)> = sqlx::query_as(
+                "SELECT DISTINCT locality_code, bloc FROM recommendations WHERE cluster_id = $1",
+            )
+            .bind(row.id)
+            .fetch_all(&self.pool)
+            .await
+            .or_database_failure("reading cluster members")?;
+            let mut locality_codes: Vec<String> = Vec::new();
+            let mut blocs: Vec<Bloc> = Vec::new();
+            for (locality_code, bloc) in members {
+                if !locality_codes.contains(&locality_code) {
+                    locality_codes.push(locality_code);
+                }
+                let bloc = from_storage_name(&bloc, Bloc::parse, "bloc")?;
+                if !blocs.contains(&bloc) {
+                    blocs.push(bloc);
+                }
+            }
+            locality_codes.sort();
+            blocs.sort_by_key(|bloc| Bloc::ALL.iter().position(|known| known == bloc));
+            clusters.push(row.into_cluster(locality_codes, blocs)?);
+        }
+        Ok(clusters)
+    }
+
+    async fn begin_dedup_write(&self) -> Result<crate::sql_store::WriteTransaction> {
+        let mut transaction = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(DEDUP_LOCK_KEY)
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("taking the recommendation lock")?;
+        }
+        Ok(transaction)
+    }
+}
+
+#[async_trait]
+impl RecommendationStore for SqlStore {
+    async fn record_recommendation(
+        &self,
+        new: &NewRecommendation,
+        decide: DecideFn<'_>,
+        max_candidates: usize,
+        key: &IdempotencyKey,
+    ) -> Result<Recommendation> {
+        let submitted_at = to_storage_micros(new.submitted_at)?;
+        let mut transaction = self.begin_dedup_write().await?;
+        record_idempotency_key(&mut transaction, key, RESOURCE_NOT_YET_KNOWN, submitted_at).await?;
+        let context = load_dedup_context(&mut transaction, &new.analysis, max_candidates).await?;
+        let decision = decide(&context);
+
+        let (cluster_id, outcome, matched, suggestions) = match decision {
+            Decision::Link(best) => {
+                let status: String = sqlx::query_scalar("SELECT status FROM clusters WHERE id = $1")
+                    .bind(best.cluster_id)
+                    .fetch_one(&mut *transaction)
+                    .await
+                    .or_database_failure("reading the matched cluster")?;
+                let outcome = if status == ClusterStatus::Answered.as_str() {
+                    DedupOutcome::AlreadyAnswered
+                } else {
+                    DedupOutcome::JoinedCluster
+                };
+                let matched = Suggestion {
+                    recommendation_id: best.recommendation_id,
+                    cluster_id: best.cluster_id,
+                    score: best.score,
+                };
+                (Some(best.cluster_id), outcome, Some(matched), Vec::new())
+            }
+            Decision::Review(ranked) => (
+                None,
+                DedupOutcome::NeedsReview,
+                None,
+                ranked
+                    .into_iter()
+                    .map(|scored| Suggestion {
+                        recommendation_id: scored.recommendation_id,
+                        cluster_id: scored.cluster_id,
+                        score: scored.score,
+                    })
+                    .collect(),
+            ),
+            Decision::New => (None, DedupOutcome::NewCluster, None, Vec::new()),
+        };
+
+        let cluster_id = match cluster_id {
+            Some(existing) => existing,
+            None => sqlx::query_scalar::<_, i64>(
+                "INSERT INTO clusters (status, representative_id, topic, addressee, member_count, \
+                   distinct_localities, distinct_blocs, first_seen, last_seen, updated_at) \
+                 VALUES ($1, 0, $2, $3, 0, 0, 0, $4, $4, $4) RETURNING id",
+            )
+            .bind(ClusterStatus::Open.as_str())
+            .bind(new.topic.as_deref())
+            .bind(&new.addressee)
+            .bind(submitted_at)
+            .fetch_one(&mut *transaction)
+            .await
+            .or_database_failure("opening a cluster")?,
+        };
+        let analysis_json = serde_json::to_string(&new.analysis).map_err(Error::internal)?;
+        let recommendation_id: i64 = sqlx::query_scalar(
+            "INSERT INTO recommendations (organ_id, bloc, locality_code, text, topic, addressee, source, cluster_id, \
+               outcome, matched_recommendation_id, matched_cluster_id, match_score, submitted_at, norm_version, \
+               exact_key, analysis) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(&new.organ_id)
+        .bind(new.bloc.as_str())
+        .bind(&new.locality_code)
+        .bind(&new.text)
+        .bind(new.topic.as_deref())
+        .bind(&new.addressee)
+        .bind(new.source.as_deref())
+        .bind(cluster_id)
+        .bind(outcome.as_str())
+        .bind(matched.as_ref().map(|matched| matched.recommendation_id))
+        .bind(matched.as_ref().map(|matched| matched.cluster_id))
+        .bind(matched.as_ref().map_or(0.0, |matched| matched.score))
+        .bind(submitted_at)
+        .bind(i64::from(new.analysis.norm_version))
+        .bind(to_storage_hash(new.analysis.exact_key))
+        .bind(analysis_json)
+        .fetch_one(&mut *transaction)
+        .await
+        .or_database_failure("recording a recommendation")?;
+
+        if outcome == DedupOutcome::NewCluster || outcome == DedupOutcome::NeedsReview {
+            sqlx::query("UPDATE clusters SET representative_id = $1 WHERE id = $2")
+                .bind(recommendation_id)
+                .bind(cluster_id)
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("naming a cluster's representative")?;
+        }
+        refresh_cluster_counts(&mut transaction, cluster_id, submitted_at).await?;
+
+        let mut band_keys: Vec<i64> = new
+            .analysis
+            .band_keys
+            .iter()
+            .map(|key| to_storage_hash(*key))
+            .collect();
+        band_keys.sort_unstable();
+        band_keys.dedup();
+        if !band_keys.is_empty() {
+            let mut query =
+                NumberedQuery::new("INSERT INTO recommendation_bands (band_key, recommendation_id) VALUES ");
+            for (index, band_key) in band_keys.iter().enumerate() {
+                query.push_sql(if index == 0 { "(" } else { ", (" });
+                query
+                    .push_bind(*band_key)?
+                    .push_sql(", ")
+                    .push_bind(recommendation_id)?
+                    .push_sql(")");
+            }
+            let (sql, arguments) = query.into_parts();
+            sqlx::query_with(sql, arguments)
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("indexing band keys")?;
+        }
+        for (rank, suggestion) in suggestions.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO recommendation_suggestions (recommendation_id, rank, suggested_recommendation_id, \
+                   suggested_cluster_id, score) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(recommendation_id)
+            .bind(i64::try_from(rank).unwrap_or(i64::MAX))
+            .bind(suggestion.recommendation_id)
+            .bind(suggestion.cluster_id)
+            .bind(suggestion.score)
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("recording review suggestions")?;
+        }
+        for chunk in new.analysis.terms.chunks(200) {
+            let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
+            for (index, term) in chunk.iter().enumerate() {
+                query.push_sql(if index == 0 { "(" } else { ", (" });
+                query.push_bind(term.as_str())?.push_sql(", 1)");
+            }
+            query.push_sql(
+                " ON CONFLICT (term) DO UPDATE SET document_count = dedup_terms.document_count + 1",
+            );
+            let (sql, arguments) = query.into_parts();
+            sqlx::query_with(sql, arguments)
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("counting document frequencies")?;
+        }
+        sqlx::query("UPDATE dedup_corpus SET document_count = document_count + 1 WHERE id = 1")
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("counting the corpus")?;
+        set_idempotency_resource(
+            &mut transaction,
+            key,
+            &format!("recommendations/{recommendation_id}"),
+        )
+        .await?;
+        commit(transaction).await?;
+
+        self.get_recommendation(recommendation_id)
+            .await?
+            .ok_or_else(|| Error::internal("a recorded recommendation cannot be read back"))
+    }
+
+    async fn dedup_context(&self, analysis: &Analysis, max_candidates: usize) -> Result<DedupContext> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .or_database_failure("acquiring a connection")?;
+        load_dedup_context(&mut connection, analysis, max_candidates).await
+    }
+
+    async fn get_recommendation(&self, id: i64) -> Result<Option<Recommendation>> {
+        let mut query = NumberedQuery::new(RECOMMENDATION_SELECT);
+        query.push_condition("id = {}", id)?;
+        let (sql, arguments) = query.into_parts();
+        let row = sqlx::query_as_with::<_, RecommendationRow, _>(sql, arguments)
+            .fetch_optional(&self.pool)
+            .await
+            .or_database_failure("reading a recommendation")?;
+        match row {
+            Some(row) => Ok(self.recommendations_from(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_recommendations(
+        &self,
+        organ_id: &str,
+        cluster_status: Option<ClusterStatus>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Recommendation>> {
+        let mut query = NumberedQuery::new(RECOMMENDATION_SELECT);
+        query.push_condition("organ_id = {}", organ_id)?;
+        if let Some(status) = cluster_status {
+            query.push_condition(
+                "cluster_id IN (SELECT id FROM clusters WHERE status = {})",
+                status.as_str(),
+            )?;
+        }
+        if let Some(before_id) = before_id {
+            query.push_condition("id < {}", before_id)?;
+        }
+        query.push_order_and_limit("id DESC", limit)?;
+        let (sql, arguments) = query.into_parts();
+        let rows = sqlx::query_as_with::<_, RecommendationRow, _>(sql, arguments)
+            .fetch_all(&self.pool)
+            .await
+            .or_database_failure("listing recommendations")?;
+        self.recommendations_from(rows).await
+    }
+
+    async fn get_cluster(&self, id: i64) -> Result<Option<Cluster>> {
+        let mut query = NumberedQuery::new(CLUSTER_SELECT);
+        query.push_condition("c.id = {}", id)?;
+        let (sql, arguments) = query.into_parts();
+        let row = sqlx::query_as_with::<_, ClusterRow, _>(sql, arguments)
+            .fetch_optional(&self.pool)
+            .await
+            .or_database_failure("reading a cluster")?;
+        match row {
+            Some(row) => Ok(self.clusters_from(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    async fn cluster_members(&self, cluster_id: i64) -> Result<Vec<Recommendation>> {
+        let mut query = NumberedQuery::new(RECOMMENDATION_SELECT);
+        query.push_condition("cluster_id = {}", cluster_id)?;
+        query.push_sql(" ORDER BY id");
+        let (sql, arguments) = query.into_parts();
+        let rows = sqlx::query_as_with::<_, RecommendationRow, _>(sql, arguments)
+            .fetch_all(&self.pool)
+            .await
+            .or_database_failure("reading cluster members")?;
+        self.recommendations_from(rows).await
+    }
+
+    async fn list_clusters(
+        &self,
+        filter: &ClusterFilter,
+        after: Option<(OffsetDateTime, i64)>,
+        limit: u32,
+    ) -> Result<Vec<Cluster>> {
+        let mut query = NumberedQuery::new(CLUSTER_SELECT);
+        query.push_condition("c.member_count > {}", 0_i64)?;
+        if let Some(status) = filter.status {
+            query.push_condition("c.status = {}", status.as_str())?;
+        }
+        if let Some(topic) = &filter.topic {
+            query.push_condition("c.topic = {}", topic.as_str())?;
+        }
+        if let Some(addressee) = &filter.addressee {
+            query.push_condition("c.addressee = {}", addressee.as_str())?;
+        }
+        if filter.min_distinct_blocs > 0 {
+            query.push_condition("c.distinct_blocs >= {}", i64::from(filter.min_distinct_blocs))?;
+        }
+        if filter.min_distinct_localities > 0 {
+            query.push_condition(
+                "c.distinct_localities >= {}",
+                i64::from(filter.min_distinct_localities),
+            )?;
+        }
+        if let Some((last_seen, id)) = after {
+            let last_seen = to_storage_micros(last_seen)?;
+            query.push_condition("(c.last_seen < {}", last_seen)?;
+            query.push_sql(" OR (c.last_seen = ").push_bind(last_seen)?;
+            query.push_sql(" AND c.id < ").push_bind(id)?.push_sql("))");
+        }
+        query.push_order_and_limit("c.last_seen DESC, c.id DESC", limit)?;
+        let (sql, arguments) = query.into_parts();
+        let rows = sqlx::query_as_with::<_, ClusterRow, _>(sql, arguments)
+            .fetch_all(&self.pool)
+            .await
+            .or_database_failure("listing clusters")?;
+        self.clusters_from(rows).await
+    }
+
+    async fn act_on_cluster(
+        &self,
+        cluster_id: i64,
+        expected_status: ClusterStatus,
+        action: &ClusterAction,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<()> {
+        let at = to_storage_micros(at)?;
+        let mut transaction = self.begin_write().await?;
+        record_idempotency_key(&mut transaction, key, &format!("clusters/{cluster_id}"), at).await?;
+        let (action_name, detail, updated) = match action {
+            ClusterAction::Assign { department } => (
+                "ASSIGN",
+                department.clone(),
+                sqlx::query(
+                    "UPDATE clusters SET status = $1, assigned_department = $2, updated_at = $3 \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(ClusterStatus::Assigned.as_str())
+                .bind(department)
+                .bind(at)
+                .bind(cluster_id)
+                .bind(expected_status.as_str())
+                .execute(&mut *transaction)
+                .await,
+            ),
+            ClusterAction::Answer(answer) => (
+                "ANSWER",
+                format!("{}: {}", answer.document, answer.text),
+                sqlx::query(
+                    "UPDATE clusters SET status = $1, answer_text = $2, answer_organ = $3, answer_document = $4, \
+                       answer_document_date = $5, answered_at = $6, updated_at = $6 \
+                     WHERE id = $7 AND status = $8",
+                )
+                .bind(ClusterStatus::Answered.as_str())
+                .bind(&answer.text)
+                .bind(&answer.answering_organ)
+                .bind(&answer.document)
+                .bind(answer.document_date.to_string())
+                .bind(to_storage_micros(answer.answered_at)?)
+                .bind(cluster_id)
+                .bind(expected_status.as_str())
+                .execute(&mut *transaction)
+                .await,
+            ),
+            ClusterAction::Reopen { reason } => (
+                "REOPEN",
+                reason.clone(),
+                // The old answer stays in the decision log; new members must
+                // not be told the matter is settled.
+                sqlx::query(
+                    "UPDATE clusters SET status = $1, answer_text = NULL, answer_organ = NULL, \
+                       answer_document = NULL, answer_document_date = NULL, answered_at = NULL, updated_at = $2 \
+                     WHERE id = $3 AND status = $4",
+                )
+                .bind(ClusterStatus::Reopened.as_str())
+                .bind(at)
+                .bind(cluster_id)
+                .bind(expected_status.as_str())
+                .execute(&mut *transaction)
+                .await,
+            ),
+            ClusterAction::Escalate { proposal } => (
+                "ESCALATE",
+                proposal.clone(),
+                sqlx::query(
+                    "UPDATE clusters SET status = $1, escalation_proposal = $2, updated_at = $3 \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(ClusterStatus::EscalatedToCentral.as_str())
+                .bind(proposal)
+                .bind(at)
+                .bind(cluster_id)
+                .bind(expected_status.as_str())
+                .execute(&mut *transaction)
+                .await,
+            ),
+        };
+        if updated.or_database_failure("updating a cluster")?.rows_affected() == 0 {
+            return Err(concurrent_change(cluster_id));
+        }
+        record_decision(
+            &mut transaction,
+            cluster_id,
+            None,
+            action_name,
+            actor_organ,
+            &detail,
+            at,
+        )
+        .await?;
+        commit(transaction).await
+    }
+
+    async fn resolve_review(
+        &self,
+        recommendation_id: i64,
+        confirm: Option<i64>,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<()> {
+        let at = to_storage_micros(at)?;
+        let mut transaction = self.begin_dedup_write().await?;
+        record_idempotency_key(
+            &mut transaction,
+            key,
+            &format!("recommendations/{recommendation_id}"),
+            at,
+        )
+        .await?;
+        let cleared = sqlx::query("DELETE FROM recommendation_suggestions WHERE recommendation_id = $1")
+            .bind(recommendation_id)
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("clearing review suggestions")?;
+        if cleared.rows_affected() == 0 {
+            return Err(Error::FailedPrecondition {
+                violation_type: "NO_PENDING_REVIEW",
+                subject: format!("recommendations/{recommendation_id}"),
+                description: "the review was settled meanwhile".to_owned(),
+            });
+        }
+        let own_cluster: i64 = sqlx::query_scalar("SELECT cluster_id FROM recommendations WHERE id = $1")
+            .bind(recommendation_id)
+            .fetch_optional(&mut *transaction)
+            .await
+            .or_database_failure("reading a recommendation's cluster")?
+            .ok_or_else(|| {
+                Error::not_found(
+                    ResourceKind::Recommendation,
+                    format!("recommendations/{recommendation_id}"),
+                )
+            })?;
+        match confirm {
+            Some(target) if target != own_cluster => {
+                sqlx::query("UPDATE recommendations SET cluster_id = $1 WHERE id = $2")
+                    .bind(target)
+                    .bind(recommendation_id)
+                    .execute(&mut *transaction)
+                    .await
+                    .or_database_failure("moving a recommendation")?;
+                // The provisional cluster keeps any later members; its
+                // representative moves to the oldest of them.
+                sqlx::query(
+                    "UPDATE clusters SET representative_id = COALESCE(\
+                       (SELECT MIN(id) FROM recommendations WHERE cluster_id = $1), representative_id) \
+                     WHERE id = $1",
+                )
+                .bind(own_cluster)
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("renaming a cluster's representative")?;
+                refresh_cluster_counts(&mut transaction, own_cluster, at).await?;
+                refresh_cluster_counts(&mut transaction, target, at).await?;
+                record_decision(
+                    &mut transaction,
+                    target,
+                    Some(recommendation_id),
+                    "CONFIRM_DUPLICATE",
+                    actor_organ,
+                    &format!("moved from clusters/{own_cluster}"),
+                    at,
+                )
+                .await?;
+            }
+            _ => {
+                record_decision(
+                    &mut transaction,
+                    own_cluster,
+                    Some(recommendation_id),
+                    "KEEP_SEPARATE",
+                    actor_organ,
+                    "",
+                    at,
+                )
+                .await?;
+            }
+        }
+        commit(transaction).await
+    }
+}

@@ -1,0 +1,257 @@
+//! `lienthong.v1.RecommendationService`.
+
+use lienthong_domain::paging::{PageRequest, REPORT_PAGES};
+use lienthong_domain::recommendation::ClusterFilter;
+use lienthong_domain::service::{RecommendationService, SubmitRecommendation};
+use tonic::{Request, Response, Status};
+
+use super::caller;
+use super::convert::{
+    cluster_status_filter, cluster_to_proto, id_in_name, optional, recommendation_view_to_proto,
+    similar_to_proto,
+};
+use super::status::to_status;
+use crate::proto;
+use crate::proto::recommendation_service_server::RecommendationService as RecommendationRpc;
+
+#[derive(Debug, Clone)]
+pub struct RecommendationApi {
+    recommendations: RecommendationService,
+}
+
+impl RecommendationApi {
+    pub fn new(recommendations: RecommendationService) -> Self {
+        Self { recommendations }
+    }
+}
+
+fn count_filter(field: &str, value: i32) -> Result<u32, Status> {
+    u32::try_from(value)
+        .map_err(|_| to_status(lienthong_domain::Error::invalid(field, "must not be negative")))
+}
+
+#[tonic::async_trait]
+impl RecommendationRpc for RecommendationApi {
+    async fn submit_recommendation(
+        &self,
+        request: Request<proto::SubmitRecommendationRequest>,
+    ) -> Result<Response<proto::SubmitRecommendationResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let view = self
+            .recommendations
+            .submit(
+                &caller,
+                SubmitRecommendation {
+                    organ_id: request.organ,
+                    text: request.text,
+                    topic: request.topic,
+                    addressee: request.addressee,
+                    source: request.source,
+                    request_id: request.request_id,
+                },
+            )
+            .await
+            .map_err(to_status)?;
+        let outcome = view.recommendation.outcome;
+        let matched = view.matched.clone().map(similar_to_proto);
+        let answer_shown = matches!(
+            outcome,
+            lienthong_domain::recommendation::DedupOutcome::AlreadyAnswered
+        );
+        let recommendation = recommendation_view_to_proto(view);
+        Ok(Response::new(proto::SubmitRecommendationResponse {
+            outcome: recommendation.outcome,
+            matched,
+            answer: if answer_shown {
+                recommendation.answer.clone()
+            } else {
+                None
+            },
+            suggestions: recommendation.pending_suggestions.clone(),
+            recommendation: Some(recommendation),
+        }))
+    }
+
+    async fn find_similar_recommendations(
+        &self,
+        request: Request<proto::FindSimilarRecommendationsRequest>,
+    ) -> Result<Response<proto::FindSimilarRecommendationsResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let similar = self
+            .recommendations
+            .find_similar(&caller, &request.text, request.max_results)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::FindSimilarRecommendationsResponse {
+            similar: similar.into_iter().map(similar_to_proto).collect(),
+        }))
+    }
+
+    async fn list_recommendations(
+        &self,
+        request: Request<proto::ListRecommendationsRequest>,
+    ) -> Result<Response<proto::ListRecommendationsResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let status = cluster_status_filter("cluster_status", request.cluster_status).map_err(to_status)?;
+        let page =
+            PageRequest::parse(request.page_size, &request.page_token, REPORT_PAGES).map_err(to_status)?;
+        let page = self
+            .recommendations
+            .list(&caller, &request.organ, status, &page)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ListRecommendationsResponse {
+            recommendations: page.items.into_iter().map(recommendation_view_to_proto).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn get_cluster(
+        &self,
+        request: Request<proto::GetClusterRequest>,
+    ) -> Result<Response<proto::GetClusterResponse>, Status> {
+        let caller = caller(&request)?;
+        let cluster_id = id_in_name("name", &request.get_ref().name, "clusters").map_err(to_status)?;
+        let (cluster, members) = self
+            .recommendations
+            .get_cluster(&caller, cluster_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::GetClusterResponse {
+            cluster: Some(cluster_to_proto(cluster, members)),
+        }))
+    }
+
+    async fn list_clusters(
+        &self,
+        request: Request<proto::ListClustersRequest>,
+    ) -> Result<Response<proto::ListClustersResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let filter = ClusterFilter {
+            status: cluster_status_filter("status", request.status).map_err(to_status)?,
+            topic: optional(request.topic),
+            addressee: optional(request.addressee),
+            min_distinct_blocs: count_filter("min_distinct_blocs", request.min_distinct_blocs)?,
+            min_distinct_localities: count_filter(
+                "min_distinct_localities",
+                request.min_distinct_localities,
+            )?,
+        };
+        let page =
+            PageRequest::parse(request.page_size, &request.page_token, REPORT_PAGES).map_err(to_status)?;
+        let page = self
+            .recommendations
+            .list_clusters(&caller, &filter, &page)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ListClustersResponse {
+            clusters: page
+                .items
+                .into_iter()
+                .map(|cluster| cluster_to_proto(cluster, Vec::new()))
+                .collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn assign_cluster(
+        &self,
+        request: Request<proto::AssignClusterRequest>,
+    ) -> Result<Response<proto::AssignClusterResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let cluster_id = id_in_name("cluster", &request.cluster, "clusters").map_err(to_status)?;
+        let cluster = self
+            .recommendations
+            .assign(&caller, cluster_id, &request.department, &request.request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::AssignClusterResponse {
+            cluster: Some(cluster_to_proto(cluster, Vec::new())),
+        }))
+    }
+
+    async fn answer_cluster(
+        &self,
+        request: Request<proto::AnswerClusterRequest>,
+    ) -> Result<Response<proto::AnswerClusterResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let cluster_id = id_in_name("cluster", &request.cluster, "clusters").map_err(to_status)?;
+        let cluster = self
+            .recommendations
+            .answer(
+                &caller,
+                cluster_id,
+                &request.text,
+                &request.document,
+                &request.document_date,
+                &request.request_id,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::AnswerClusterResponse {
+            cluster: Some(cluster_to_proto(cluster, Vec::new())),
+        }))
+    }
+
+    async fn reopen_cluster(
+        &self,
+        request: Request<proto::ReopenClusterRequest>,
+    ) -> Result<Response<proto::ReopenClusterResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let cluster_id = id_in_name("cluster", &request.cluster, "clusters").map_err(to_status)?;
+        let cluster = self
+            .recommendations
+            .reopen(&caller, cluster_id, &request.reason, &request.request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ReopenClusterResponse {
+            cluster: Some(cluster_to_proto(cluster, Vec::new())),
+        }))
+    }
+
+    async fn escalate_cluster(
+        &self,
+        request: Request<proto::EscalateClusterRequest>,
+    ) -> Result<Response<proto::EscalateClusterResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let cluster_id = id_in_name("cluster", &request.cluster, "clusters").map_err(to_status)?;
+        let cluster = self
+            .recommendations
+            .escalate(&caller, cluster_id, &request.proposal, &request.request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::EscalateClusterResponse {
+            cluster: Some(cluster_to_proto(cluster, Vec::new())),
+        }))
+    }
+
+    async fn resolve_review(
+        &self,
+        request: Request<proto::ResolveReviewRequest>,
+    ) -> Result<Response<proto::ResolveReviewResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let recommendation_id =
+            id_in_name("recommendation", &request.recommendation, "recommendations").map_err(to_status)?;
+        let confirm = match optional(request.confirm_cluster.clone()) {
+            Some(name) => Some(id_in_name("confirm_cluster", &name, "clusters").map_err(to_status)?),
+            None => None,
+        };
+        let view = self
+            .recommendations
+            .resolve_review(&caller, recommendation_id, confirm, &request.request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ResolveReviewResponse {
+            recommendation: Some(recommendation_view_to_proto(view)),
+        }))
+    }
+}
