@@ -434,3 +434,41 @@ async fn find_similar_checks_without_submitting() {
         .into_inner();
     assert!(listed.recommendations.is_empty(), "nothing was submitted");
 }
+
+#[tokio::test]
+async fn resolving_a_review_needs_one_pending() {
+    let server = TestServer::start().await;
+    let mut government = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let mut other_department = client(&server, "01-justice", Role::Reviewer).await;
+    let recommendation = government
+        .submit_recommendation(submission(BA_DINH_COMMITTEE, IT_STAFF, "rv-1"))
+        .await
+        .expect("submitted")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    let request = |key: &str| proto::ResolveReviewRequest {
+        recommendation: recommendation.name.clone(),
+        confirm_cluster: String::new(),
+        request_id: key.to_owned(),
+    };
+    let status = other_department
+        .resolve_review(request("rv-a"))
+        .await
+        .expect_err("not its department");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = department
+        .resolve_review(request("rv-b"))
+        .await
+        .expect_err("nothing to review");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let status = department
+        .resolve_review(proto::ResolveReviewRequest {
+            recommendation: "recommendations/x".to_owned(),
+            ..request("rv-c")
+        })
+        .await
+        .expect_err("bad name");
+    assert_eq!(field_violations(&status)[0].0, "recommendation");
+}
