@@ -472,3 +472,421 @@ async fn resolving_a_review_needs_one_pending() {
         .expect_err("bad name");
     assert_eq!(field_violations(&status)[0].0, "recommendation");
 }
+
+const FRONT_IT_STAFF: &str = "Ban Thường trực UB MTTQ phường Giảng Võ đề xuất Thành phố bổ sung biên chế công chức \
+     chuyên trách công nghệ thông tin cho phường vì phường chưa có cán bộ CNTT vận hành phần mềm một cửa.";
+
+async fn submit(
+    client: &mut RecommendationServiceClient<Authorised>,
+    request: proto::SubmitRecommendationRequest,
+) -> proto::SubmitRecommendationResponse {
+    client
+        .submit_recommendation(request)
+        .await
+        .expect("submitted")
+        .into_inner()
+}
+
+async fn get_cluster(client: &mut RecommendationServiceClient<Authorised>, name: &str) -> proto::Cluster {
+    client
+        .get_cluster(proto::GetClusterRequest {
+            name: name.to_owned(),
+        })
+        .await
+        .expect("cluster")
+        .into_inner()
+        .cluster
+        .expect("cluster")
+}
+
+async fn listed_clusters(client: &mut RecommendationServiceClient<Authorised>) -> Vec<String> {
+    client
+        .list_clusters(proto::ListClustersRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .clusters
+        .into_iter()
+        .map(|cluster| cluster.name)
+        .collect()
+}
+
+fn merge(target: &str, source: &str, key: &str) -> proto::MergeClustersRequest {
+    proto::MergeClustersRequest {
+        target: target.to_owned(),
+        source: source.to_owned(),
+        request_id: key.to_owned(),
+    }
+}
+
+fn answer(cluster: &str, text: &str, document: &str, key: &str) -> proto::AnswerClusterRequest {
+    proto::AnswerClusterRequest {
+        cluster: cluster.to_owned(),
+        text: text.to_owned(),
+        document: document.to_owned(),
+        document_date: "2025-10-20".to_owned(),
+        request_id: key.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn merging_clusters_from_two_blocs_moves_every_member_into_the_target() {
+    let server = TestServer::start().await;
+    let mut government = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
+    let mut party = client(&server, NGOC_HA_PARTY, Role::Submitter).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+
+    let first = submit(&mut government, submission(BA_DINH_COMMITTEE, IT_STAFF, "m-1")).await;
+    assert_eq!(first.outcome(), proto::DedupOutcome::NewCluster);
+    let target = first.recommendation.expect("recommendation");
+    // A separate matter from another bloc and ward, judged the same one by
+    // the department.
+    let second = submit(&mut party, submission(NGOC_HA_PARTY, PREMISES, "m-2")).await;
+    assert_eq!(second.outcome(), proto::DedupOutcome::NewCluster);
+    let source = second.recommendation.expect("recommendation");
+    assert_ne!(target.cluster, source.cluster);
+
+    let merged = department
+        .merge_clusters(merge(&target.cluster, &source.cluster, "merge-1"))
+        .await
+        .expect("merged")
+        .into_inner()
+        .cluster
+        .expect("cluster");
+    assert_eq!(merged.name, target.cluster);
+    assert_eq!(merged.status(), proto::ClusterStatus::Open);
+    assert_eq!(merged.member_count, 2);
+    assert_eq!(
+        merged.blocs,
+        [i32::from(proto::Bloc::Party), i32::from(proto::Bloc::Government)]
+    );
+    assert_eq!(merged.locality_codes, ["00004", "00008"]);
+    assert_eq!(
+        merged.representative, target.name,
+        "the target keeps its representative"
+    );
+
+    let full = get_cluster(&mut department, &target.cluster).await;
+    assert_eq!(
+        full.members
+            .iter()
+            .map(|member| member.name.clone())
+            .collect::<Vec<_>>(),
+        [target.name.clone(), source.name.clone()]
+    );
+    let emptied = get_cluster(&mut department, &source.cluster).await;
+    assert_eq!(emptied.member_count, 0);
+    assert!(emptied.members.is_empty());
+    assert_eq!(
+        listed_clusters(&mut department).await,
+        vec![target.cluster.clone()]
+    );
+    let two_blocs = department
+        .list_clusters(proto::ListClustersRequest {
+            min_distinct_blocs: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .clusters;
+    assert_eq!(two_blocs.len(), 1);
+    // The party committee sees its recommendation in the merged cluster.
+    let listed = party
+        .list_recommendations(proto::ListRecommendationsRequest {
+            organ: NGOC_HA_PARTY.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner()
+        .recommendations;
+    assert_eq!(listed[0].cluster, target.cluster);
+
+    // A retry returns the same cluster; the key cannot be reused for another merge.
+    let again = department
+        .merge_clusters(merge(&target.cluster, &source.cluster, "merge-1"))
+        .await
+        .expect("replayed")
+        .into_inner()
+        .cluster
+        .expect("cluster");
+    assert_eq!(again.member_count, 2);
+    let status = department
+        .merge_clusters(merge(&source.cluster, &target.cluster, "merge-1"))
+        .await
+        .expect_err("key reused");
+    assert_eq!(status.code(), Code::AlreadyExists);
+}
+
+#[tokio::test]
+async fn merges_are_refused_into_itself_across_departments_and_between_different_answers() {
+    let server = TestServer::start().await;
+    let mut government = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
+    let mut party = client(&server, NGOC_HA_PARTY, Role::Submitter).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let mut finance = client(&server, "01-finance", Role::Reviewer).await;
+    let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
+
+    let ours = submit(&mut government, submission(BA_DINH_COMMITTEE, IT_STAFF, "x-1"))
+        .await
+        .recommendation
+        .expect("recommendation")
+        .cluster;
+    let mut to_finance = submission(NGOC_HA_PARTY, PREMISES, "x-2");
+    to_finance.addressee = "01-finance".to_owned();
+    let finances = submit(&mut party, to_finance)
+        .await
+        .recommendation
+        .expect("recommendation")
+        .cluster;
+
+    let status = department
+        .merge_clusters(merge(&ours, &ours, "x-self"))
+        .await
+        .expect_err("into itself");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    for (target, source) in [(&ours, &finances), (&finances, &ours)] {
+        let status = department
+            .merge_clusters(merge(target, source, "x-perm"))
+            .await
+            .expect_err("one of them is Finance's");
+        assert_eq!(status.code(), Code::PermissionDenied);
+        let status = finance
+            .merge_clusters(merge(target, source, "x-perm"))
+            .await
+            .expect_err("one of them is Home Affairs'");
+        assert_eq!(status.code(), Code::PermissionDenied);
+    }
+    let status = department
+        .merge_clusters(merge("clusters/x", &ours, "x-name"))
+        .await
+        .expect_err("bad name");
+    assert_eq!(field_violations(&status)[0].0, "target");
+
+    // Answered differently: an officer must reopen one first.
+    admin
+        .answer_cluster(answer(&ours, "Đã bổ sung biên chế.", "1/SNV", "x-a1"))
+        .await
+        .expect("answered");
+    admin
+        .answer_cluster(answer(&finances, "Đã ban hành hướng dẫn.", "2/STC", "x-a2"))
+        .await
+        .expect("answered");
+    let status = admin
+        .merge_clusters(merge(&ours, &finances, "x-answers"))
+        .await
+        .expect_err("different answers");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    admin
+        .reopen_cluster(proto::ReopenClusterRequest {
+            cluster: finances.clone(),
+            reason: "Trùng nội dung với cụm khác.".to_owned(),
+            request_id: "x-r".to_owned(),
+        })
+        .await
+        .expect("reopened");
+    // An administrator merges across departments; the answered target keeps
+    // its answer, which now reaches the moved member.
+    let merged = admin
+        .merge_clusters(merge(&ours, &finances, "x-admin"))
+        .await
+        .expect("merged")
+        .into_inner()
+        .cluster
+        .expect("cluster");
+    assert_eq!(merged.status(), proto::ClusterStatus::Answered);
+    assert_eq!(merged.member_count, 2);
+    assert_eq!(merged.answer.expect("answer").document, "1/SNV");
+    let listed = party
+        .list_recommendations(proto::ListRecommendationsRequest {
+            organ: NGOC_HA_PARTY.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner()
+        .recommendations;
+    assert_eq!(listed[0].cluster_status(), proto::ClusterStatus::Answered);
+}
+
+#[tokio::test]
+async fn a_wrongly_joined_member_moves_to_a_new_cluster_and_to_an_existing_one() {
+    let server = TestServer::start().await;
+    let mut government = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
+    let mut party = client(&server, NGOC_HA_PARTY, Role::Submitter).await;
+    let mut front = client(&server, GIANG_VO_FRONT, Role::Submitter).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let mut finance = client(&server, "01-finance", Role::Reviewer).await;
+
+    let first = submit(&mut government, submission(BA_DINH_COMMITTEE, IT_STAFF, "mv-1"))
+        .await
+        .recommendation
+        .expect("recommendation");
+    let joined = submit(&mut party, submission(NGOC_HA_PARTY, IT_STAFF_PARTY, "mv-2")).await;
+    assert_eq!(joined.outcome(), proto::DedupOutcome::JoinedCluster, "{joined:?}");
+    let joined = joined.recommendation.expect("recommendation");
+    let third = submit(&mut front, submission(GIANG_VO_FRONT, FRONT_IT_STAFF, "mv-3")).await;
+    assert_eq!(third.outcome(), proto::DedupOutcome::JoinedCluster, "{third:?}");
+    let third = third.recommendation.expect("recommendation");
+    let premises = submit(&mut government, submission(BA_DINH_COMMITTEE, PREMISES, "mv-4"))
+        .await
+        .recommendation
+        .expect("recommendation");
+    let shared = first.cluster.clone();
+    assert_eq!(joined.cluster, shared);
+
+    let move_request = |recommendation: &str, target: &str, key: &str| proto::MoveRecommendationRequest {
+        recommendation: recommendation.to_owned(),
+        target_cluster: target.to_owned(),
+        request_id: key.to_owned(),
+    };
+    let status = finance
+        .move_recommendation(move_request(&first.name, "", "mv-perm"))
+        .await
+        .expect_err("not Finance's");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = department
+        .move_recommendation(move_request(&first.name, &shared, "mv-same"))
+        .await
+        .expect_err("already there");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let status = department
+        .move_recommendation(move_request(&premises.name, "", "mv-alone"))
+        .await
+        .expect_err("already alone");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+
+    // The representative leaves for a cluster of its own; the oldest
+    // remaining member represents the old cluster.
+    let moved = department
+        .move_recommendation(move_request(&first.name, "", "mv-new"))
+        .await
+        .expect("moved")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    let own = moved.cluster.clone();
+    assert!(own != shared && own != premises.cluster, "{own}");
+    assert_eq!(moved.cluster_status(), proto::ClusterStatus::Open);
+    let new_cluster = get_cluster(&mut department, &own).await;
+    assert_eq!(new_cluster.member_count, 1);
+    assert_eq!(new_cluster.representative, first.name);
+    assert_eq!(new_cluster.representative_text, IT_STAFF);
+    assert_eq!(new_cluster.topic, "staffing");
+    assert_eq!(new_cluster.addressee, HOME_AFFAIRS);
+    assert_eq!(new_cluster.locality_codes, ["00004"]);
+    let old = get_cluster(&mut department, &shared).await;
+    assert_eq!(old.member_count, 2);
+    assert_eq!(old.representative, joined.name);
+    assert_eq!(old.locality_codes, ["00008", "00025"]);
+    let again = department
+        .move_recommendation(move_request(&first.name, "", "mv-new"))
+        .await
+        .expect("replayed")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    assert_eq!(again.cluster, own, "a retry opens no second cluster");
+
+    // Then it joins the premises cluster, and its own cluster is left empty.
+    let moved = department
+        .move_recommendation(move_request(&first.name, &premises.cluster, "mv-existing"))
+        .await
+        .expect("moved")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    assert_eq!(moved.cluster, premises.cluster);
+    let target = get_cluster(&mut department, &premises.cluster).await;
+    assert_eq!(target.member_count, 2);
+    assert_eq!(target.representative, premises.name);
+    assert_eq!(get_cluster(&mut department, &own).await.member_count, 0);
+    let mut listed = listed_clusters(&mut department).await;
+    listed.sort();
+    let mut expected = vec![shared.clone(), premises.cluster.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(third.cluster, shared);
+}
+
+#[derive(serde::Deserialize)]
+struct Labelled {
+    id: String,
+    text: String,
+}
+
+fn labelled() -> Vec<Labelled> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/dedup/data/labelled/recommendations.jsonl"
+    );
+    std::fs::read_to_string(path)
+        .expect("labelled set")
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).expect("labelled item"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_review_is_confirmed_into_the_suggested_cluster() {
+    let server = TestServer::start().await;
+    let mut government = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
+    let mut party = client(&server, NGOC_HA_PARTY, Role::Submitter).await;
+    let mut front = client(&server, GIANG_VO_FRONT, Role::Submitter).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let items = labelled();
+    let text = |id: &str| {
+        items
+            .iter()
+            .find(|item| item.id == id)
+            .unwrap_or_else(|| panic!("{id} in the labelled set"))
+            .text
+            .clone()
+    };
+    // The thresholds depend on document frequencies: seed the corpus first.
+    for number in 1..=44 {
+        let id = format!("r{number:04}");
+        submit(&mut government, submission(BA_DINH_COMMITTEE, &text(&id), &id)).await;
+    }
+    let earlier = submit(&mut party, submission(NGOC_HA_PARTY, &text("r0045"), "r0045"))
+        .await
+        .recommendation
+        .expect("recommendation");
+    let review = submit(&mut front, submission(GIANG_VO_FRONT, &text("r0057"), "r0057")).await;
+    assert_eq!(review.outcome(), proto::DedupOutcome::NeedsReview, "{review:?}");
+    let pending = review.recommendation.clone().expect("recommendation");
+    assert_ne!(pending.cluster, earlier.cluster, "it stands alone until reviewed");
+    let suggested = review
+        .suggestions
+        .iter()
+        .find(|suggestion| suggestion.cluster == earlier.cluster)
+        .unwrap_or_else(|| panic!("r0045's cluster is suggested: {review:?}"));
+    assert!(
+        (0.40..0.55).contains(&suggested.score),
+        "between the review and link thresholds: {}",
+        suggested.score
+    );
+
+    let resolved = department
+        .resolve_review(proto::ResolveReviewRequest {
+            recommendation: pending.name.clone(),
+            confirm_cluster: earlier.cluster.clone(),
+            request_id: "confirm-1".to_owned(),
+        })
+        .await
+        .expect("confirmed")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    assert_eq!(resolved.cluster, earlier.cluster);
+    assert!(resolved.pending_suggestions.is_empty());
+    let cluster = get_cluster(&mut department, &earlier.cluster).await;
+    assert_eq!(cluster.member_count, 2);
+    assert_eq!(cluster.locality_codes, ["00008", "00025"]);
+    assert_eq!(
+        get_cluster(&mut department, &pending.cluster).await.member_count,
+        0
+    );
+}

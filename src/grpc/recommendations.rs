@@ -254,4 +254,44 @@ impl RecommendationRpc for RecommendationApi {
             recommendation: Some(recommendation_view_to_proto(view)),
         }))
     }
+
+    async fn merge_clusters(
+        &self,
+        request: Request<proto::MergeClustersRequest>,
+    ) -> Result<Response<proto::MergeClustersResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let target = id_in_name("target", &request.target, "clusters").map_err(to_status)?;
+        let source = id_in_name("source", &request.source, "clusters").map_err(to_status)?;
+        let cluster = self
+            .recommendations
+            .merge(&caller, target, source, &request.request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::MergeClustersResponse {
+            cluster: Some(cluster_to_proto(cluster, Vec::new())),
+        }))
+    }
+
+    async fn move_recommendation(
+        &self,
+        request: Request<proto::MoveRecommendationRequest>,
+    ) -> Result<Response<proto::MoveRecommendationResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let recommendation_id =
+            id_in_name("recommendation", &request.recommendation, "recommendations").map_err(to_status)?;
+        let target = match optional(request.target_cluster.clone()) {
+            Some(name) => Some(id_in_name("target_cluster", &name, "clusters").map_err(to_status)?),
+            None => None,
+        };
+        let view = self
+            .recommendations
+            .move_recommendation(&caller, recommendation_id, target, &request.request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::MoveRecommendationResponse {
+            recommendation: Some(recommendation_view_to_proto(view)),
+        }))
+    }
 }

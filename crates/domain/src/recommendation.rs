@@ -281,4 +281,36 @@ pub trait RecommendationStore: Send + Sync {
         at: OffsetDateTime,
         key: &IdempotencyKey,
     ) -> Result<()>;
+    /// Moves every member of `source` into `target` if both clusters are
+    /// still in their expected status; `target` keeps its state, `source`
+    /// ends empty. Pending suggestions of `source` now name `target`.
+    async fn merge_clusters(
+        &self,
+        target: ClusterExpectation,
+        source: ClusterExpectation,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<()>;
+    /// Moves a recommendation out of `source` (its cluster) into `target`,
+    /// or into a new cluster of its own when `target` is `None`, if the
+    /// clusters are still in their expected status; clears its pending
+    /// suggestions. Returns the cluster it is now in.
+    async fn move_recommendation(
+        &self,
+        recommendation_id: i64,
+        source: ClusterExpectation,
+        target: Option<ClusterExpectation>,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<i64>;
+}
+
+/// A cluster an operation touches and the status it was read in, for the
+/// store's compare-and-set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterExpectation {
+    pub cluster_id: i64,
+    pub status: ClusterStatus,
 }

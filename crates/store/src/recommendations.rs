@@ -11,9 +11,9 @@ use lienthong_dedup::{Analysis, Decision};
 use lienthong_domain::directory::Bloc;
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
-    Cluster, ClusterAction, ClusterAnswer, ClusterFilter, ClusterStatus, CorpusSnapshot, DecideFn,
-    DedupContext, DedupOutcome, NewRecommendation, Recommendation, RecommendationStore, StoredCandidate,
-    Suggestion,
+    Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus, CorpusSnapshot,
+    DecideFn, DedupContext, DedupOutcome, NewRecommendation, Recommendation, RecommendationStore,
+    StoredCandidate, Suggestion,
 };
 use lienthong_domain::store::IdempotencyKey;
 use lienthong_domain::{Error, Result};
@@ -306,6 +306,37 @@ async fn record_decision(
     .execute(&mut *connection)
     .await
     .or_database_failure("recording a cluster decision")?;
+    Ok(())
+}
+
+/// Compare-and-set: touches a cluster only if it is still in the status the
+/// decision was taken on.
+async fn claim_cluster(connection: &mut AnyConnection, expected: ClusterExpectation, at: i64) -> Result<()> {
+    let claimed = sqlx::query("UPDATE clusters SET updated_at = $1 WHERE id = $2 AND status = $3")
+        .bind(at)
+        .bind(expected.cluster_id)
+        .bind(expected.status.as_str())
+        .execute(&mut *connection)
+        .await
+        .or_database_failure("claiming a cluster")?;
+    if claimed.rows_affected() == 0 {
+        return Err(concurrent_change(expected.cluster_id));
+    }
+    Ok(())
+}
+
+/// Names a cluster's oldest remaining member its representative, if the
+/// representative left; a cluster left empty keeps the old one.
+async fn renew_representative(connection: &mut AnyConnection, cluster_id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE clusters SET representative_id = COALESCE(\
+           (SELECT MIN(id) FROM recommendations WHERE cluster_id = $1), representative_id) \
+         WHERE id = $1 AND representative_id NOT IN (SELECT id FROM recommendations WHERE cluster_id = $1)",
+    )
+    .bind(cluster_id)
+    .execute(&mut *connection)
+    .await
+    .or_database_failure("renaming a cluster's representative")?;
     Ok(())
 }
 
@@ -863,5 +894,156 @@ impl RecommendationStore for SqlStore {
             }
         }
         commit(transaction).await
+    }
+
+    async fn merge_clusters(
+        &self,
+        target: ClusterExpectation,
+        source: ClusterExpectation,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<()> {
+        let at = to_storage_micros(at)?;
+        let mut transaction = self.begin_dedup_write().await?;
+        record_idempotency_key(
+            &mut transaction,
+            key,
+            &format!("clusters/{}", target.cluster_id),
+            at,
+        )
+        .await?;
+        claim_cluster(&mut transaction, target, at).await?;
+        claim_cluster(&mut transaction, source, at).await?;
+        let moved = sqlx::query("UPDATE recommendations SET cluster_id = $1 WHERE cluster_id = $2")
+            .bind(target.cluster_id)
+            .bind(source.cluster_id)
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("moving a cluster's members")?
+            .rows_affected();
+        // Reviews still pending that offered the source now offer the target.
+        sqlx::query(
+            "UPDATE recommendation_suggestions SET suggested_cluster_id = $1 WHERE suggested_cluster_id = $2",
+        )
+        .bind(target.cluster_id)
+        .bind(source.cluster_id)
+        .execute(&mut *transaction)
+        .await
+        .or_database_failure("redirecting review suggestions")?;
+        refresh_cluster_counts(&mut transaction, source.cluster_id, at).await?;
+        refresh_cluster_counts(&mut transaction, target.cluster_id, at).await?;
+        record_decision(
+            &mut transaction,
+            target.cluster_id,
+            None,
+            "MERGE",
+            actor_organ,
+            &format!("{moved} members from clusters/{}", source.cluster_id),
+            at,
+        )
+        .await?;
+        record_decision(
+            &mut transaction,
+            source.cluster_id,
+            None,
+            "MERGED_INTO",
+            actor_organ,
+            &format!("clusters/{}", target.cluster_id),
+            at,
+        )
+        .await?;
+        commit(transaction).await
+    }
+
+    async fn move_recommendation(
+        &self,
+        recommendation_id: i64,
+        source: ClusterExpectation,
+        target: Option<ClusterExpectation>,
+        actor_organ: &str,
+        at: OffsetDateTime,
+        key: &IdempotencyKey,
+    ) -> Result<i64> {
+        let at = to_storage_micros(at)?;
+        let mut transaction = self.begin_dedup_write().await?;
+        record_idempotency_key(
+            &mut transaction,
+            key,
+            &format!("recommendations/{recommendation_id}"),
+            at,
+        )
+        .await?;
+        claim_cluster(&mut transaction, source, at).await?;
+        let (topic, addressee, in_cluster): (Option<String>, String, i64) =
+            sqlx::query_as("SELECT topic, addressee, cluster_id FROM recommendations WHERE id = $1")
+                .bind(recommendation_id)
+                .fetch_optional(&mut *transaction)
+                .await
+                .or_database_failure("reading a recommendation")?
+                .ok_or_else(|| {
+                    Error::not_found(
+                        ResourceKind::Recommendation,
+                        format!("recommendations/{recommendation_id}"),
+                    )
+                })?;
+        if in_cluster != source.cluster_id {
+            return Err(concurrent_change(source.cluster_id));
+        }
+        let target_id = match target {
+            Some(target) => {
+                claim_cluster(&mut transaction, target, at).await?;
+                target.cluster_id
+            }
+            None => sqlx::query_scalar::<_, i64>(
+                "INSERT INTO clusters (status, representative_id, topic, addressee, member_count, \
+                   distinct_localities, distinct_blocs, first_seen, last_seen, updated_at) \
+                 VALUES ($1, $2, $3, $4, 0, 0, 0, $5, $5, $5) RETURNING id",
+            )
+            .bind(ClusterStatus::Open.as_str())
+            .bind(recommendation_id)
+            .bind(topic.as_deref())
+            .bind(&addressee)
+            .bind(at)
+            .fetch_one(&mut *transaction)
+            .await
+            .or_database_failure("opening a cluster")?,
+        };
+        sqlx::query("UPDATE recommendations SET cluster_id = $1 WHERE id = $2")
+            .bind(target_id)
+            .bind(recommendation_id)
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("moving a recommendation")?;
+        sqlx::query("DELETE FROM recommendation_suggestions WHERE recommendation_id = $1")
+            .bind(recommendation_id)
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("clearing review suggestions")?;
+        renew_representative(&mut transaction, source.cluster_id).await?;
+        refresh_cluster_counts(&mut transaction, source.cluster_id, at).await?;
+        refresh_cluster_counts(&mut transaction, target_id, at).await?;
+        record_decision(
+            &mut transaction,
+            source.cluster_id,
+            Some(recommendation_id),
+            "MOVE_OUT",
+            actor_organ,
+            &format!("to clusters/{target_id}"),
+            at,
+        )
+        .await?;
+        record_decision(
+            &mut transaction,
+            target_id,
+            Some(recommendation_id),
+            "MOVE_IN",
+            actor_organ,
+            &format!("from clusters/{}", source.cluster_id),
+            at,
+        )
+        .await?;
+        commit(transaction).await?;
+        Ok(target_id)
     }
 }

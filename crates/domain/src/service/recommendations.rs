@@ -13,8 +13,8 @@ use crate::directory::OrganKind;
 use crate::error::{Error, ResourceKind, Result, Violations};
 use crate::paging::{Page, PageRequest};
 use crate::recommendation::{
-    CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterFilter, ClusterStatus, DedupContext,
-    NewRecommendation, Recommendation, RecommendationStore, Suggestion,
+    CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus,
+    DedupContext, NewRecommendation, Recommendation, RecommendationStore, Suggestion,
 };
 use crate::store::Store;
 
@@ -428,6 +428,180 @@ impl RecommendationService {
                 kind: ResourceKind::IdempotencyKey,
                 ..
             }) => self.view(self.recommendation(recommendation_id).await?).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Merges `source` into `target`: every member of `source` moves, the
+    /// target keeps its state and `source` ends empty.
+    pub async fn merge(
+        &self,
+        caller: &Principal,
+        target_id: i64,
+        source_id: i64,
+        request_id: &str,
+    ) -> Result<Cluster> {
+        let target = self.cluster(target_id).await?;
+        let source = self.cluster(source_id).await?;
+        require_officer(caller, &target)?;
+        require_officer(caller, &source)?;
+        #[derive(Serialize)]
+        struct Content {
+            target: i64,
+            source: i64,
+        }
+        let key = idempotency_key(
+            &caller.organ.id,
+            "MergeClusters",
+            request_id,
+            &Content {
+                target: target_id,
+                source: source_id,
+            },
+        )?;
+        if earlier_request(self.store.as_ref(), &key).await?.is_some() {
+            return self.cluster(target_id).await;
+        }
+        if target_id == source_id {
+            return Err(Error::FailedPrecondition {
+                violation_type: "SAME_CLUSTER",
+                subject: cluster_name(source_id),
+                description: "a cluster cannot be merged into itself".to_owned(),
+            });
+        }
+        // Two answers that differ settle the matter in two ways; an officer
+        // must reopen one of them first. If only the source is answered, the
+        // target keeps its own state: its members' matter is still being
+        // worked on by the department that handles it, and the source's
+        // answer, written for fewer members, must not settle it silently
+        // (the answer stays in the source's decision log).
+        if let (Some(target_answer), Some(source_answer)) = (&target.answer, &source.answer)
+            && target.status == ClusterStatus::Answered
+            && source.status == ClusterStatus::Answered
+            && (target_answer.text != source_answer.text || target_answer.document != source_answer.document)
+        {
+            return Err(Error::FailedPrecondition {
+                violation_type: "CONFLICTING_ANSWERS",
+                subject: cluster_name(source_id),
+                description: format!(
+                    "{} and {} are answered differently; reopen one first",
+                    cluster_name(target_id),
+                    cluster_name(source_id)
+                ),
+            });
+        }
+        match self
+            .recommendations()
+            .merge_clusters(
+                ClusterExpectation {
+                    cluster_id: target_id,
+                    status: target.status,
+                },
+                ClusterExpectation {
+                    cluster_id: source_id,
+                    status: source.status,
+                },
+                &caller.organ.id,
+                (self.clock)(),
+                &key,
+            )
+            .await
+        {
+            Ok(())
+            | Err(Error::AlreadyExists {
+                kind: ResourceKind::IdempotencyKey,
+                ..
+            }) => {
+                tracing::info!(target_id, source_id, actor = %caller.organ.id, "clusters merged");
+                self.cluster(target_id).await
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Moves a wrongly joined recommendation into `target_cluster`, or into a
+    /// new cluster of its own (`None`).
+    pub async fn move_recommendation(
+        &self,
+        caller: &Principal,
+        recommendation_id: i64,
+        target_cluster: Option<i64>,
+        request_id: &str,
+    ) -> Result<RecommendationView> {
+        let recommendation = self.recommendation(recommendation_id).await?;
+        let source = self.cluster(recommendation.cluster_id).await?;
+        require_officer(caller, &source)?;
+        let target = match target_cluster {
+            Some(id) => {
+                let target = self.cluster(id).await?;
+                require_officer(caller, &target)?;
+                Some(target)
+            }
+            None => None,
+        };
+        #[derive(Serialize)]
+        struct Content {
+            recommendation_id: i64,
+            target_cluster: Option<i64>,
+        }
+        let key = idempotency_key(
+            &caller.organ.id,
+            "MoveRecommendation",
+            request_id,
+            &Content {
+                recommendation_id,
+                target_cluster,
+            },
+        )?;
+        if earlier_request(self.store.as_ref(), &key).await?.is_some() {
+            return self.view(self.recommendation(recommendation_id).await?).await;
+        }
+        match &target {
+            Some(target) if target.id == source.id => {
+                return Err(Error::FailedPrecondition {
+                    violation_type: "SAME_CLUSTER",
+                    subject: recommendation_name(recommendation_id),
+                    description: format!("the recommendation is already in {}", cluster_name(target.id)),
+                });
+            }
+            None if source.member_count <= 1 => {
+                return Err(Error::FailedPrecondition {
+                    violation_type: "ALONE_IN_CLUSTER",
+                    subject: recommendation_name(recommendation_id),
+                    description: format!(
+                        "the recommendation is already alone in {}",
+                        cluster_name(source.id)
+                    ),
+                });
+            }
+            _ => {}
+        }
+        match self
+            .recommendations()
+            .move_recommendation(
+                recommendation_id,
+                ClusterExpectation {
+                    cluster_id: source.id,
+                    status: source.status,
+                },
+                target.as_ref().map(|target| ClusterExpectation {
+                    cluster_id: target.id,
+                    status: target.status,
+                }),
+                &caller.organ.id,
+                (self.clock)(),
+                &key,
+            )
+            .await
+        {
+            Ok(_)
+            | Err(Error::AlreadyExists {
+                kind: ResourceKind::IdempotencyKey,
+                ..
+            }) => {
+                tracing::info!(recommendation_id, from = source.id, actor = %caller.organ.id, "recommendation moved");
+                self.view(self.recommendation(recommendation_id).await?).await
+            }
             Err(error) => Err(error),
         }
     }
