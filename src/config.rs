@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use lienthong_dedup::DedupConfig;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -40,6 +41,10 @@ pub struct ConfigFile {
     pub request_timeout_seconds: Option<u64>,
     /// Most database connections the server holds open.
     pub database_max_connections: Option<u32>,
+    /// Thresholds of recommendation deduplication (`[dedup]` table); every
+    /// key must be given. The defaults are the ones the offline
+    /// `recommendations cluster` command uses.
+    pub dedup: Option<DedupConfig>,
 }
 
 impl ConfigFile {
@@ -58,6 +63,7 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     pub request_timeout: Duration,
     pub database_max_connections: u32,
+    pub dedup: DedupConfig,
 }
 
 impl ServerConfig {
@@ -82,6 +88,7 @@ impl ServerConfig {
             database_max_connections: file
                 .database_max_connections
                 .unwrap_or(DEFAULT_DATABASE_MAX_CONNECTIONS),
+            dedup: file.dedup.unwrap_or_default(),
         })
     }
 }
@@ -95,6 +102,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_message_bytes", &self.max_message_bytes)
             .field("request_timeout", &self.request_timeout)
             .field("database_max_connections", &self.database_max_connections)
+            .field("dedup", &self.dedup)
             .finish()
     }
 }
@@ -138,6 +146,19 @@ mod tests {
             ServerConfig::resolve(ServerOverrides::default(), ConfigFile::default()).expect("resolves");
         assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(defaults.dedup, DedupConfig::default());
+    }
+
+    #[test]
+    fn dedup_thresholds_come_from_the_file() {
+        let file: ConfigFile = toml::from_str(
+            "[dedup]\nlink_threshold = 0.6\nreview_threshold = 0.45\ncanonical_threshold = 0.5\n\
+             max_candidates = 40\nmax_review_suggestions = 3\n",
+        )
+        .expect("valid toml");
+        let resolved = ServerConfig::resolve(ServerOverrides::default(), file).expect("resolves");
+        assert!((resolved.dedup.link_threshold - 0.6).abs() < f64::EPSILON);
+        assert_eq!(resolved.dedup.max_candidates, 40);
     }
 
     #[test]

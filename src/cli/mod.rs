@@ -130,7 +130,11 @@ async fn serve(arguments: ServeArgs) -> anyhow::Result<()> {
         let summary = lienthong::demo::load(store.clone(), time::OffsetDateTime::now_utc()).await?;
         tracing::info!(?summary, "demo data loaded");
     }
-    let services = lienthong_domain::service::Services::new(store, lienthong_domain::service::system_clock());
+    let services = lienthong_domain::service::Services::with_engine(
+        store,
+        lienthong_domain::service::system_clock(),
+        std::sync::Arc::new(lienthong_dedup::Engine::new(config.dedup.clone())),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     lienthong::server::serve(&config, services, listener, lienthong::server::shutdown_signal()).await
 }

@@ -56,16 +56,18 @@ pub struct Services {
 }
 
 impl Services {
+    /// Use cases with the dedup engine's default thresholds.
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Services {
+        Services::with_engine(store, clock, Arc::new(Engine::default()))
+    }
+
+    /// Use cases with a configured dedup engine.
+    pub fn with_engine(store: Arc<dyn Store>, clock: Clock, engine: Arc<Engine>) -> Services {
         Services {
             directory: DirectoryService::new(store.clone()),
             forms: FormService::new(store.clone(), clock.clone()),
             reports: ReportService::new(store.clone(), clock.clone()),
-            recommendations: RecommendationService::new(
-                store.clone(),
-                Arc::new(Engine::default()),
-                clock.clone(),
-            ),
+            recommendations: RecommendationService::new(store.clone(), engine, clock.clone()),
             resolutions: ResolutionService::new(store.clone(), clock.clone()),
             tokens: TokenService::new(store, clock),
         }
