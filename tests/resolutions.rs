@@ -944,13 +944,6 @@ impl Caller {
     }
 }
 
-fn code_of<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
-    match result {
-        Ok(_) => Code::Ok,
-        Err(status) => status.code(),
-    }
-}
-
 #[tokio::test]
 async fn authorisation_matrix() {
     use Caller::*;

@@ -223,3 +223,11 @@ pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
         .map(|violation| (violation.field, violation.description))
         .collect()
 }
+
+/// The status code of a call, `Ok` for success: one column of an authorisation matrix.
+pub fn code_of<T>(result: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
+    match result {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    }
+}
