@@ -915,6 +915,24 @@ impl RecommendationStore for SqlStore {
         .await?;
         claim_cluster(&mut transaction, target, at).await?;
         claim_cluster(&mut transaction, source, at).await?;
+        if target.status == ClusterStatus::Answered && source.status == ClusterStatus::Answered {
+            // Both may have been reopened and answered again since the domain
+            // compared their answers; compare again under the lock.
+            let answers: Vec<(Option<String>, Option<String>)> =
+                sqlx::query_as("SELECT answer_text, answer_document FROM clusters WHERE id = $1 OR id = $2")
+                    .bind(target.cluster_id)
+                    .bind(source.cluster_id)
+                    .fetch_all(&mut *transaction)
+                    .await
+                    .or_database_failure("comparing cluster answers")?;
+            if answers.windows(2).any(|pair| pair[0] != pair[1]) {
+                return Err(Error::FailedPrecondition {
+                    violation_type: "CONFLICTING_ANSWERS",
+                    subject: format!("clusters/{}", source.cluster_id),
+                    description: "the clusters are answered differently; reopen one first".to_owned(),
+                });
+            }
+        }
         let moved = sqlx::query("UPDATE recommendations SET cluster_id = $1 WHERE cluster_id = $2")
             .bind(target.cluster_id)
             .bind(source.cluster_id)
