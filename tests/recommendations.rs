@@ -890,3 +890,83 @@ async fn a_review_is_confirmed_into_the_suggested_cluster() {
         0
     );
 }
+
+#[tokio::test]
+async fn watchers_see_decisions_and_resume_without_losing_any() {
+    let server = TestServer::start().await;
+    let mut party = client(&server, NGOC_HA_PARTY, Role::Submitter).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
+    let recommendation = party
+        .submit_recommendation(submission(NGOC_HA_PARTY, IT_STAFF_PARTY, "w-1"))
+        .await
+        .expect("submitted")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    let watch = |cursor: &str| proto::WatchRecommendationsRequest {
+        organ: NGOC_HA_PARTY.to_owned(),
+        cursor: cursor.to_owned(),
+    };
+    let mut stream = party
+        .watch_recommendations(watch(""))
+        .await
+        .expect("watch")
+        .into_inner();
+    department
+        .answer_cluster(proto::AnswerClusterRequest {
+            cluster: recommendation.cluster.clone(),
+            text: "Đã giao bổ sung biên chế CNTT.".to_owned(),
+            document: "2145/SNV-TCBC".to_owned(),
+            document_date: "2025-10-20".to_owned(),
+            request_id: "w-answer".to_owned(),
+        })
+        .await
+        .expect("answered");
+    let answered = next_event(&mut stream).await;
+    let event = answered.event.clone().expect("event");
+    assert_eq!(event.kind(), proto::RecommendationEventKind::Answered);
+    assert_eq!(event.recommendation, recommendation.name);
+    assert!(event.detail.contains("2145/SNV-TCBC"), "{}", event.detail);
+    drop(stream);
+
+    // Decided while nobody watched: a resumed watch delivers it.
+    admin
+        .reopen_cluster(proto::ReopenClusterRequest {
+            cluster: recommendation.cluster.clone(),
+            reason: "Chưa nêu thời hạn.".to_owned(),
+            request_id: "w-reopen".to_owned(),
+        })
+        .await
+        .expect("reopened");
+    let mut resumed = party
+        .watch_recommendations(watch(&answered.cursor))
+        .await
+        .expect("watch")
+        .into_inner();
+    let reopened = next_event(&mut resumed).await.event.expect("event");
+    assert_eq!(reopened.kind(), proto::RecommendationEventKind::Reopened);
+
+    let mut other = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
+    let status = other
+        .watch_recommendations(watch(""))
+        .await
+        .expect_err("another organ");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = party
+        .watch_recommendations(watch("later"))
+        .await
+        .expect_err("bad cursor");
+    assert_eq!(field_violations(&status)[0].0, "cursor");
+}
+
+/// The next message of a watch, waiting at most 10 seconds.
+async fn next_event(
+    stream: &mut tonic::Streaming<proto::WatchRecommendationsResponse>,
+) -> proto::WatchRecommendationsResponse {
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("an event arrives")
+        .expect("stream")
+        .expect("not closed")
+}

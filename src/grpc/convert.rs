@@ -8,7 +8,9 @@ use lienthong_domain::form::{
     Aggregation, Comparison, Form, FormDefinition, FormVersion, Indicator, RatioOf, ValidationRule, ValueType,
 };
 use lienthong_domain::period::{Periodicity, WindowRule};
-use lienthong_domain::recommendation::{Cluster, ClusterAnswer, ClusterStatus, DedupOutcome, Recommendation};
+use lienthong_domain::recommendation::{
+    Cluster, ClusterAnswer, ClusterDecision, ClusterStatus, DedupOutcome, Recommendation, RecommendationEvent,
+};
 use lienthong_domain::report::{
     IndicatorValue, RawValue, Report, ReportRevision, ReportStatus, ReviewDecision, Value, ValueInput,
     parse_decimal,
@@ -708,6 +710,29 @@ pub fn cluster_to_proto(cluster: Cluster, members: Vec<Recommendation>) -> proto
         first_seen_time: Some(timestamp(cluster.first_seen)),
         last_seen_time: Some(timestamp(cluster.last_seen)),
         members: members.into_iter().map(recommendation_to_proto).collect(),
+    }
+}
+
+pub fn recommendation_event_to_proto(event: RecommendationEvent) -> proto::WatchRecommendationsResponse {
+    let kind = match event.decision {
+        ClusterDecision::Assign => proto::RecommendationEventKind::Assigned,
+        ClusterDecision::Answer => proto::RecommendationEventKind::Answered,
+        ClusterDecision::Reopen => proto::RecommendationEventKind::Reopened,
+        ClusterDecision::Escalate => proto::RecommendationEventKind::Escalated,
+        ClusterDecision::Merge | ClusterDecision::MergedInto => proto::RecommendationEventKind::Merged,
+        ClusterDecision::MoveOut | ClusterDecision::MoveIn => proto::RecommendationEventKind::Moved,
+        ClusterDecision::ConfirmDuplicate => proto::RecommendationEventKind::ReviewConfirmed,
+        ClusterDecision::KeepSeparate => proto::RecommendationEventKind::ReviewKeptSeparate,
+    };
+    proto::WatchRecommendationsResponse {
+        cursor: event.id.to_string(),
+        event: Some(proto::RecommendationEvent {
+            recommendation: recommendation_name(event.recommendation_id),
+            cluster: cluster_name(event.cluster_id),
+            kind: kind.into(),
+            detail: event.detail,
+            event_time: Some(timestamp(event.occurred_at)),
+        }),
     }
 }
 

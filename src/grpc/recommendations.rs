@@ -7,8 +7,8 @@ use tonic::{Request, Response, Status};
 
 use super::caller;
 use super::convert::{
-    cluster_status_filter, cluster_to_proto, id_in_name, optional, recommendation_view_to_proto,
-    similar_to_proto,
+    cluster_status_filter, cluster_to_proto, id_in_name, optional, recommendation_event_to_proto,
+    recommendation_view_to_proto, similar_to_proto,
 };
 use super::status::to_status;
 use crate::proto;
@@ -30,8 +30,70 @@ fn count_filter(field: &str, value: i32) -> Result<u32, Status> {
         .map_err(|_| to_status(lienthong_domain::Error::invalid(field, "must not be negative")))
 }
 
+/// How often a watch looks for new events. Polling the database, rather than
+/// a signal inside one process, is what lets a watcher on one server see
+/// decisions taken on another.
+const WATCH_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+/// Events read per poll.
+const WATCH_BATCH: u32 = 100;
+
+type EventStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<proto::WatchRecommendationsResponse, Status>> + Send>,
+>;
+
 #[tonic::async_trait]
 impl RecommendationRpc for RecommendationApi {
+    type WatchRecommendationsStream = EventStream;
+
+    async fn watch_recommendations(
+        &self,
+        request: Request<proto::WatchRecommendationsRequest>,
+    ) -> Result<Response<Self::WatchRecommendationsStream>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let mut after = self
+            .recommendations
+            .watch_start(&caller, &request.organ, &request.cursor)
+            .await
+            .map_err(to_status)?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(WATCH_BATCH as usize);
+        let recommendations = self.recommendations.clone();
+        let organ = request.organ;
+        tokio::spawn(async move {
+            loop {
+                let events = match recommendations
+                    .events_after(&caller, &organ, after, WATCH_BATCH)
+                    .await
+                {
+                    Ok(events) => events,
+                    Err(error) => {
+                        let _ = sender.send(Err(to_status(error))).await;
+                        return;
+                    }
+                };
+                if events.is_empty() {
+                    tokio::select! {
+                        () = tokio::time::sleep(WATCH_POLL_INTERVAL) => continue,
+                        () = sender.closed() => return,
+                    }
+                }
+                for event in events {
+                    after = event.id;
+                    if sender
+                        .send(Ok(recommendation_event_to_proto(event)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+
     async fn submit_recommendation(
         &self,
         request: Request<proto::SubmitRecommendationRequest>,

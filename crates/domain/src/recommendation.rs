@@ -226,8 +226,82 @@ pub struct ClusterFilter {
     pub min_distinct_localities: u32,
 }
 
+/// A decision recorded on a cluster; each also becomes an event for the
+/// recommendations it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClusterDecision {
+    Assign,
+    Answer,
+    Reopen,
+    Escalate,
+    ConfirmDuplicate,
+    KeepSeparate,
+    Merge,
+    MergedInto,
+    MoveOut,
+    MoveIn,
+}
+
+impl ClusterDecision {
+    pub const ALL: [ClusterDecision; 10] = [
+        ClusterDecision::Assign,
+        ClusterDecision::Answer,
+        ClusterDecision::Reopen,
+        ClusterDecision::Escalate,
+        ClusterDecision::ConfirmDuplicate,
+        ClusterDecision::KeepSeparate,
+        ClusterDecision::Merge,
+        ClusterDecision::MergedInto,
+        ClusterDecision::MoveOut,
+        ClusterDecision::MoveIn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterDecision::Assign => "ASSIGN",
+            ClusterDecision::Answer => "ANSWER",
+            ClusterDecision::Reopen => "REOPEN",
+            ClusterDecision::Escalate => "ESCALATE",
+            ClusterDecision::ConfirmDuplicate => "CONFIRM_DUPLICATE",
+            ClusterDecision::KeepSeparate => "KEEP_SEPARATE",
+            ClusterDecision::Merge => "MERGE",
+            ClusterDecision::MergedInto => "MERGED_INTO",
+            ClusterDecision::MoveOut => "MOVE_OUT",
+            ClusterDecision::MoveIn => "MOVE_IN",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ClusterDecision> {
+        ClusterDecision::ALL
+            .into_iter()
+            .find(|decision| decision.as_str() == text)
+    }
+}
+
+/// Something that happened to one recommendation (its cluster assigned,
+/// answered, merged…), in the order the database recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecommendationEvent {
+    /// Increases with every event; a watcher resumes after the last it saw.
+    pub id: i64,
+    pub recommendation_id: i64,
+    pub cluster_id: i64,
+    pub decision: ClusterDecision,
+    pub detail: String,
+    pub occurred_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait RecommendationStore: Send + Sync {
+    /// Events of an organ's recommendations with ids above `after_id`, oldest first.
+    async fn recommendation_events(
+        &self,
+        organ_id: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<RecommendationEvent>>;
+    /// The id of the latest event of an organ's recommendations; 0 if none.
+    async fn latest_recommendation_event(&self, organ_id: &str) -> Result<i64>;
     /// Records a recommendation with its dedup decision, atomically: finds
     /// candidates by the analysis' band and exact keys, reads the corpus
     /// statistics, runs `decide`, and applies the outcome, while holding

@@ -11,9 +11,9 @@ use lienthong_dedup::{Analysis, Decision};
 use lienthong_domain::directory::Bloc;
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
-    Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus, CorpusSnapshot,
-    DecideFn, DedupContext, DedupOutcome, NewRecommendation, Recommendation, RecommendationStore,
-    StoredCandidate, Suggestion,
+    Cluster, ClusterAction, ClusterAnswer, ClusterDecision, ClusterExpectation, ClusterFilter, ClusterStatus,
+    CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation, Recommendation,
+    RecommendationEvent, RecommendationStore, StoredCandidate, Suggestion,
 };
 use lienthong_domain::store::IdempotencyKey;
 use lienthong_domain::{Error, Result};
@@ -288,7 +288,7 @@ async fn record_decision(
     connection: &mut AnyConnection,
     cluster_id: i64,
     recommendation_id: Option<i64>,
-    action: &str,
+    decision: ClusterDecision,
     actor_organ: &str,
     detail: &str,
     at: i64,
@@ -299,13 +299,36 @@ async fn record_decision(
     )
     .bind(cluster_id)
     .bind(recommendation_id)
-    .bind(action)
+    .bind(decision.as_str())
     .bind(actor_organ)
     .bind(detail)
     .bind(at)
     .execute(&mut *connection)
     .await
     .or_database_failure("recording a cluster decision")?;
+    // Every recommendation the decision touches learns of it: the one named,
+    // or else every member of the cluster as it now stands.
+    let (filter_column, filter_value) = match recommendation_id {
+        Some(id) => ("id", id),
+        None => ("cluster_id", cluster_id),
+    };
+    let mut fan_out = NumberedQuery::new(
+        "INSERT INTO recommendation_events (organ_id, recommendation_id, cluster_id, action, detail, occurred_at) \
+         SELECT organ_id, id, cluster_id, ",
+    );
+    fan_out
+        .push_bind(decision.as_str())?
+        .push_sql(", ")
+        .push_bind(detail)?
+        .push_sql(", ")
+        .push_bind(at)?
+        .push_sql(" FROM recommendations");
+    fan_out.push_condition(&format!("{filter_column} = {{}}"), filter_value)?;
+    let (sql, arguments) = fan_out.into_parts();
+    sqlx::query_with(sql, arguments)
+        .execute(&mut *connection)
+        .await
+        .or_database_failure("recording recommendation events")?;
     Ok(())
 }
 
@@ -424,6 +447,48 @@ impl SqlStore {
 
 #[async_trait]
 impl RecommendationStore for SqlStore {
+    async fn recommendation_events(
+        &self,
+        organ_id: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<RecommendationEvent>> {
+        let rows: Vec<(i64, i64, i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, recommendation_id, cluster_id, action, detail, occurred_at FROM recommendation_events \
+             WHERE organ_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(organ_id)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .or_database_failure("reading recommendation events")?;
+        rows.into_iter()
+            .map(
+                |(id, recommendation_id, cluster_id, action, detail, occurred_at)| {
+                    Ok(RecommendationEvent {
+                        id,
+                        recommendation_id,
+                        cluster_id,
+                        decision: from_storage_name(&action, ClusterDecision::parse, "cluster decision")?,
+                        detail,
+                        occurred_at: from_storage_micros(occurred_at)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    async fn latest_recommendation_event(&self, organ_id: &str) -> Result<i64> {
+        let latest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM recommendation_events WHERE organ_id = $1")
+                .bind(organ_id)
+                .fetch_one(&self.pool)
+                .await
+                .or_database_failure("reading the latest recommendation event")?;
+        Ok(latest.unwrap_or(0))
+    }
+
     async fn record_recommendation(
         &self,
         new: &NewRecommendation,
@@ -724,9 +789,9 @@ impl RecommendationStore for SqlStore {
         let at = to_storage_micros(at)?;
         let mut transaction = self.begin_write().await?;
         record_idempotency_key(&mut transaction, key, &format!("clusters/{cluster_id}"), at).await?;
-        let (action_name, detail, updated) = match action {
+        let (decision, detail, updated) = match action {
             ClusterAction::Assign { department } => (
-                "ASSIGN",
+                ClusterDecision::Assign,
                 department.clone(),
                 sqlx::query(
                     "UPDATE clusters SET status = $1, assigned_department = $2, updated_at = $3 \
@@ -741,7 +806,7 @@ impl RecommendationStore for SqlStore {
                 .await,
             ),
             ClusterAction::Answer(answer) => (
-                "ANSWER",
+                ClusterDecision::Answer,
                 format!("{}: {}", answer.document, answer.text),
                 sqlx::query(
                     "UPDATE clusters SET status = $1, answer_text = $2, answer_organ = $3, answer_document = $4, \
@@ -760,7 +825,7 @@ impl RecommendationStore for SqlStore {
                 .await,
             ),
             ClusterAction::Reopen { reason } => (
-                "REOPEN",
+                ClusterDecision::Reopen,
                 reason.clone(),
                 // The old answer stays in the decision log; new members must
                 // not be told the matter is settled.
@@ -777,7 +842,7 @@ impl RecommendationStore for SqlStore {
                 .await,
             ),
             ClusterAction::Escalate { proposal } => (
-                "ESCALATE",
+                ClusterDecision::Escalate,
                 proposal.clone(),
                 sqlx::query(
                     "UPDATE clusters SET status = $1, escalation_proposal = $2, updated_at = $3 \
@@ -799,7 +864,7 @@ impl RecommendationStore for SqlStore {
             &mut transaction,
             cluster_id,
             None,
-            action_name,
+            decision,
             actor_organ,
             &detail,
             at,
@@ -873,7 +938,7 @@ impl RecommendationStore for SqlStore {
                     &mut transaction,
                     target,
                     Some(recommendation_id),
-                    "CONFIRM_DUPLICATE",
+                    ClusterDecision::ConfirmDuplicate,
                     actor_organ,
                     &format!("moved from clusters/{own_cluster}"),
                     at,
@@ -885,7 +950,7 @@ impl RecommendationStore for SqlStore {
                     &mut transaction,
                     own_cluster,
                     Some(recommendation_id),
-                    "KEEP_SEPARATE",
+                    ClusterDecision::KeepSeparate,
                     actor_organ,
                     "",
                     at,
@@ -955,7 +1020,7 @@ impl RecommendationStore for SqlStore {
             &mut transaction,
             target.cluster_id,
             None,
-            "MERGE",
+            ClusterDecision::Merge,
             actor_organ,
             &format!("{moved} members from clusters/{}", source.cluster_id),
             at,
@@ -965,7 +1030,7 @@ impl RecommendationStore for SqlStore {
             &mut transaction,
             source.cluster_id,
             None,
-            "MERGED_INTO",
+            ClusterDecision::MergedInto,
             actor_organ,
             &format!("clusters/{}", target.cluster_id),
             at,
@@ -1045,7 +1110,7 @@ impl RecommendationStore for SqlStore {
             &mut transaction,
             source.cluster_id,
             Some(recommendation_id),
-            "MOVE_OUT",
+            ClusterDecision::MoveOut,
             actor_organ,
             &format!("to clusters/{target_id}"),
             at,
@@ -1055,7 +1120,7 @@ impl RecommendationStore for SqlStore {
             &mut transaction,
             target_id,
             Some(recommendation_id),
-            "MOVE_IN",
+            ClusterDecision::MoveIn,
             actor_organ,
             &format!("from clusters/{}", source.cluster_id),
             at,

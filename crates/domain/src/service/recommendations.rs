@@ -14,7 +14,7 @@ use crate::error::{Error, ResourceKind, Result, Violations};
 use crate::paging::{Page, PageRequest};
 use crate::recommendation::{
     CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus,
-    DedupContext, NewRecommendation, Recommendation, RecommendationStore, Suggestion,
+    DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStore, Suggestion,
 };
 use crate::store::Store;
 
@@ -216,6 +216,48 @@ impl RecommendationService {
             items,
             next_page_token: page.next_page_token,
         })
+    }
+
+    /// Where a watch of an organ's recommendations starts: after `cursor`
+    /// (an event id given back by an earlier watch), or after the latest
+    /// event when `cursor` is empty.
+    pub async fn watch_start(&self, caller: &Principal, organ_id: &str, cursor: &str) -> Result<i64> {
+        self.require_watcher(caller, organ_id).await?;
+        if cursor.is_empty() {
+            return self.recommendations().latest_recommendation_event(organ_id).await;
+        }
+        cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|after| *after >= 0)
+            .ok_or_else(|| Error::invalid("cursor", "not a cursor returned by WatchRecommendations"))
+    }
+
+    /// The next events of an organ's recommendations after `after`, oldest first.
+    pub async fn events_after(
+        &self,
+        caller: &Principal,
+        organ_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<RecommendationEvent>> {
+        self.require_watcher(caller, organ_id).await?;
+        self.recommendations()
+            .recommendation_events(organ_id, after, limit)
+            .await
+    }
+
+    async fn require_watcher(&self, caller: &Principal, organ_id: &str) -> Result<()> {
+        if !(caller.submits_for(organ_id) || reads_clusters(caller)) {
+            return Err(Error::PermissionDenied(format!(
+                "{} may watch only its own organ's recommendations",
+                caller.describe()
+            )));
+        }
+        if self.store.get_organ(organ_id).await?.is_none() {
+            return Err(Error::not_found(ResourceKind::Organ, organ_id));
+        }
+        Ok(())
     }
 
     pub async fn get_cluster(
