@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(command) => client::report(command).await,
         Command::Obligations(arguments) => client::obligations(arguments).await,
         Command::Completeness(arguments) => client::completeness(arguments).await,
-        Command::Recommendations(command) => recommendations::run(command),
+        Command::Recommendations(command) => recommendations::run(command).await,
     }
 }
 

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use lienthong_dedup::{BatchClusterer, Engine};
+use lienthong_dedup::{BatchClusterer, Engine, NORM_VERSION};
+use lienthong_domain::service::Services;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Subcommand)]
@@ -20,6 +21,12 @@ pub enum RecommendationsCommand {
         input: PathBuf,
         #[arg(long)]
         output: PathBuf,
+    },
+    /// Re-analyse stored recommendations after an upgrade changed the
+    /// normalisation version, and rebuild the dedup index. Safe to repeat.
+    Reindex {
+        #[command(flatten)]
+        database: super::DatabaseArgs,
     },
 }
 
@@ -43,9 +50,16 @@ fn id_text(id: &serde_json::Value) -> String {
     }
 }
 
-pub fn run(command: RecommendationsCommand) -> anyhow::Result<()> {
+pub async fn run(command: RecommendationsCommand) -> anyhow::Result<()> {
     match command {
         RecommendationsCommand::Cluster { input, output } => cluster(&input, &output),
+        RecommendationsCommand::Reindex { database } => {
+            let store = lienthong_store::connect(&database.database_url).await?;
+            let services = Services::new(store, lienthong_domain::service::system_clock());
+            let reindexed = services.recommendations.reindex().await?;
+            say!("{reindexed} recommendations re-analysed (normalisation version {NORM_VERSION})");
+            Ok(())
+        }
     }
 }
 

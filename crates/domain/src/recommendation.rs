@@ -208,6 +208,9 @@ pub struct DedupContext {
 /// concurrent submissions are decided one after the other.
 pub type DecideFn<'a> = &'a (dyn Fn(&DedupContext) -> Decision + Send + Sync);
 
+/// The engine's analysis of a text, handed to the store for re-indexing.
+pub type AnalyzeFn<'a> = &'a (dyn Fn(&str) -> Analysis + Send + Sync);
+
 /// A decision an officer takes on a cluster, recorded with who and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterAction {
@@ -293,6 +296,10 @@ pub struct RecommendationEvent {
 
 #[async_trait]
 pub trait RecommendationStore: Send + Sync {
+    /// Re-analyses with `analyze` every recommendation analysed by a
+    /// normalisation version other than `norm_version`, re-indexes it and
+    /// recounts the document frequencies; returns how many changed.
+    async fn reindex_recommendations(&self, norm_version: u32, analyze: AnalyzeFn<'_>) -> Result<u64>;
     /// Events of an organ's recommendations with ids above `after_id`, oldest first.
     async fn recommendation_events(
         &self,

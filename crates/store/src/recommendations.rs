@@ -11,8 +11,8 @@ use lienthong_dedup::{Analysis, Decision};
 use lienthong_domain::directory::Bloc;
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
-    Cluster, ClusterAction, ClusterAnswer, ClusterDecision, ClusterExpectation, ClusterFilter, ClusterStatus,
-    CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation, Recommendation,
+    AnalyzeFn, Cluster, ClusterAction, ClusterAnswer, ClusterDecision, ClusterExpectation, ClusterFilter,
+    ClusterStatus, CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation, Recommendation,
     RecommendationEvent, RecommendationStore, StoredCandidate, Suggestion,
 };
 use lienthong_domain::store::IdempotencyKey;
@@ -263,6 +263,40 @@ async fn load_dedup_context(
     })
 }
 
+/// Indexes a recommendation under the LSH band keys of its analysis.
+async fn insert_band_keys(
+    connection: &mut AnyConnection,
+    recommendation_id: i64,
+    analysis: &Analysis,
+) -> Result<()> {
+    let mut band_keys: Vec<i64> = analysis
+        .band_keys
+        .iter()
+        .map(|key| to_storage_hash(*key))
+        .collect();
+    band_keys.sort_unstable();
+    band_keys.dedup();
+    if band_keys.is_empty() {
+        return Ok(());
+    }
+    let mut query =
+        NumberedQuery::new("INSERT INTO recommendation_bands (band_key, recommendation_id) VALUES ");
+    for (index, band_key) in band_keys.iter().enumerate() {
+        query.push_sql(if index == 0 { "(" } else { ", (" });
+        query
+            .push_bind(*band_key)?
+            .push_sql(", ")
+            .push_bind(recommendation_id)?
+            .push_sql(")");
+    }
+    let (sql, arguments) = query.into_parts();
+    sqlx::query_with(sql, arguments)
+        .execute(&mut *connection)
+        .await
+        .or_database_failure("indexing band keys")?;
+    Ok(())
+}
+
 /// Recomputes a cluster's member count, distinct localities and blocs and
 /// activity span from its members.
 async fn refresh_cluster_counts(connection: &mut AnyConnection, cluster_id: i64, at: i64) -> Result<()> {
@@ -447,6 +481,10 @@ impl SqlStore {
 
 #[async_trait]
 impl RecommendationStore for SqlStore {
+    async fn reindex_recommendations(&self, norm_version: u32, analyze: AnalyzeFn<'_>) -> Result<u64> {
+        self.reindex_in_transaction(norm_version, analyze).await
+    }
+
     async fn recommendation_events(
         &self,
         organ_id: &str,
@@ -589,31 +627,7 @@ impl RecommendationStore for SqlStore {
         }
         refresh_cluster_counts(&mut transaction, cluster_id, submitted_at).await?;
 
-        let mut band_keys: Vec<i64> = new
-            .analysis
-            .band_keys
-            .iter()
-            .map(|key| to_storage_hash(*key))
-            .collect();
-        band_keys.sort_unstable();
-        band_keys.dedup();
-        if !band_keys.is_empty() {
-            let mut query =
-                NumberedQuery::new("INSERT INTO recommendation_bands (band_key, recommendation_id) VALUES ");
-            for (index, band_key) in band_keys.iter().enumerate() {
-                query.push_sql(if index == 0 { "(" } else { ", (" });
-                query
-                    .push_bind(*band_key)?
-                    .push_sql(", ")
-                    .push_bind(recommendation_id)?
-                    .push_sql(")");
-            }
-            let (sql, arguments) = query.into_parts();
-            sqlx::query_with(sql, arguments)
-                .execute(&mut *transaction)
-                .await
-                .or_database_failure("indexing band keys")?;
-        }
+        insert_band_keys(&mut transaction, recommendation_id, &new.analysis).await?;
         for (rank, suggestion) in suggestions.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO recommendation_suggestions (recommendation_id, rank, suggested_recommendation_id, \
@@ -1128,5 +1142,81 @@ impl RecommendationStore for SqlStore {
         .await?;
         commit(transaction).await?;
         Ok(target_id)
+    }
+}
+
+impl SqlStore {
+    /// See [`RecommendationStore::reindex_recommendations`]; one serialised
+    /// transaction, so submissions never see a half-rebuilt index.
+    async fn reindex_in_transaction(&self, norm_version: u32, analyze: AnalyzeFn<'_>) -> Result<u64> {
+        let mut transaction = self.begin_dedup_write().await?;
+        let stale: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, text FROM recommendations WHERE norm_version <> $1 ORDER BY id")
+                .bind(i64::from(norm_version))
+                .fetch_all(&mut *transaction)
+                .await
+                .or_database_failure("finding recommendations to re-analyse")?;
+        for (id, text) in &stale {
+            let analysis = analyze(text);
+            let analysis_json = serde_json::to_string(&analysis).map_err(Error::internal)?;
+            sqlx::query(
+                "UPDATE recommendations SET norm_version = $1, exact_key = $2, analysis = $3 WHERE id = $4",
+            )
+            .bind(i64::from(analysis.norm_version))
+            .bind(to_storage_hash(analysis.exact_key))
+            .bind(analysis_json)
+            .bind(*id)
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("storing a new analysis")?;
+            sqlx::query("DELETE FROM recommendation_bands WHERE recommendation_id = $1")
+                .bind(*id)
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("clearing old band keys")?;
+            insert_band_keys(&mut transaction, *id, &analysis).await?;
+        }
+        if !stale.is_empty() {
+            // Document frequencies are counts over every stored analysis:
+            // recount them all rather than patch old terms out one by one.
+            sqlx::query("DELETE FROM dedup_terms")
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("clearing document frequencies")?;
+            let analyses: Vec<String> = sqlx::query_scalar("SELECT analysis FROM recommendations")
+                .fetch_all(&mut *transaction)
+                .await
+                .or_database_failure("reading analyses")?;
+            let mut frequencies: HashMap<String, i64> = HashMap::new();
+            for stored in &analyses {
+                for term in parse_analysis(stored)?.terms {
+                    *frequencies.entry(term).or_insert(0) += 1;
+                }
+            }
+            let frequencies: Vec<(String, i64)> = frequencies.into_iter().collect();
+            for chunk in frequencies.chunks(200) {
+                let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
+                for (index, (term, count)) in chunk.iter().enumerate() {
+                    query.push_sql(if index == 0 { "(" } else { ", (" });
+                    query
+                        .push_bind(term.as_str())?
+                        .push_sql(", ")
+                        .push_bind(*count)?
+                        .push_sql(")");
+                }
+                let (sql, arguments) = query.into_parts();
+                sqlx::query_with(sql, arguments)
+                    .execute(&mut *transaction)
+                    .await
+                    .or_database_failure("storing document frequencies")?;
+            }
+            sqlx::query("UPDATE dedup_corpus SET document_count = $1 WHERE id = 1")
+                .bind(i64::try_from(analyses.len()).unwrap_or(i64::MAX))
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("storing the corpus size")?;
+        }
+        commit(transaction).await?;
+        Ok(u64::try_from(stale.len()).unwrap_or(u64::MAX))
     }
 }

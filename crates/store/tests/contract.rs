@@ -1909,3 +1909,75 @@ async fn of_concurrent_reviews_of_one_resolution_exactly_one_wins() {
     assert_eq!(read.reviews.len(), 1);
     assert_eq!(read.status, read.reviews[0].verdict.outcome());
 }
+
+#[tokio::test]
+async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
+    use lienthong_dedup::{Decision, Engine, NORM_VERSION};
+    use lienthong_domain::recommendation::{DedupContext, NewRecommendation};
+
+    let seeded = seeded().await;
+    let engine = Engine::default();
+    let texts = [
+        "Đề nghị Thành phố bổ sung biên chế công chức công nghệ thông tin cho phường.",
+        "Đề nghị hướng dẫn công chức xử lý trụ sở, nhà đất dôi dư sau sắp xếp đơn vị hành chính.",
+    ];
+    let always_new = |_: &DedupContext| Decision::New;
+    for (index, text) in texts.iter().enumerate() {
+        let new = NewRecommendation {
+            organ_id: BA_DINH_COMMITTEE.to_owned(),
+            bloc: Bloc::Government,
+            locality_code: "00004".to_owned(),
+            text: (*text).to_owned(),
+            topic: None,
+            addressee: OWNER_DEPARTMENT.to_owned(),
+            source: None,
+            submitted_at: instant(10),
+            analysis: engine.analyze(text),
+        };
+        let key = IdempotencyKey {
+            scope: format!("{BA_DINH_COMMITTEE}:SubmitRecommendation"),
+            request_id: format!("reindex-{index}"),
+            fingerprint: format!("{index}"),
+        };
+        seeded
+            .store
+            .record_recommendation(&new, &always_new, 50, &key)
+            .await
+            .expect("recorded");
+    }
+    let analyze = |text: &str| engine.analyze(text);
+    assert_eq!(
+        seeded
+            .store
+            .reindex_recommendations(NORM_VERSION, &analyze)
+            .await
+            .expect("reindex"),
+        0,
+        "nothing is stale"
+    );
+    // Pretend the engine moved on: every stored analysis is then stale.
+    assert_eq!(
+        seeded
+            .store
+            .reindex_recommendations(NORM_VERSION + 1, &analyze)
+            .await
+            .expect("reindex"),
+        2
+    );
+    let probe = engine.analyze(texts[0]);
+    let context = seeded.store.dedup_context(&probe, 50).await.expect("context");
+    assert_eq!(context.corpus.document_count, 2);
+    assert!(
+        context
+            .candidates
+            .iter()
+            .any(|candidate| candidate.analysis == probe),
+        "the re-indexed recommendation is found again by its band keys"
+    );
+    let shared_term = probe
+        .terms
+        .iter()
+        .find(|term| engine.analyze(texts[1]).terms.contains(term))
+        .expect("the two texts share a term");
+    assert_eq!(context.corpus.document_frequencies.get(shared_term), Some(&2));
+}

@@ -218,6 +218,23 @@ impl RecommendationService {
         })
     }
 
+    /// Brings every stored analysis to the engine's normalisation version,
+    /// after an upgrade changed it; an administrator's act from the command line.
+    pub async fn reindex(&self) -> Result<u64> {
+        let engine = self.engine.clone();
+        let analyze = move |text: &str| engine.analyze(text);
+        let reindexed = self
+            .recommendations()
+            .reindex_recommendations(lienthong_dedup::NORM_VERSION, &analyze)
+            .await?;
+        tracing::info!(
+            reindexed,
+            norm_version = lienthong_dedup::NORM_VERSION,
+            "recommendations re-analysed"
+        );
+        Ok(reindexed)
+    }
+
     /// Where a watch of an organ's recommendations starts: after `cursor`
     /// (an event id given back by an earlier watch), or after the latest
     /// event when `cursor` is empty.
