@@ -100,8 +100,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\n{:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "link", "canon", "P", "R", "F1", "clusters"
     );
-    for link in [0.4, 0.45, 0.5, 0.525, 0.55, 0.575, 0.6, 0.65] {
-        for canonical_offset in [0.0, 0.1, 0.2, 0.3] {
+    for link in [0.4, 0.45, 0.48, 0.5, 0.52, 0.55, 0.6, 0.65] {
+        for canonical_offset in [0.0, 0.05, 0.1, 0.2] {
             let canonical = link - canonical_offset;
             let config = DedupConfig {
                 link_threshold: link,

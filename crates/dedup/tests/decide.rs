@@ -114,7 +114,7 @@ fn borderline_goes_to_review() {
     let decision = decide_against(
         &engine,
         "Đề nghị hỗ trợ kinh phí số hóa hồ sơ lưu trữ của các xã cũ.",
-        "Đề nghị Thành phố cấp kinh phí số hóa, vì xã chưa có nguồn để thuê đơn vị số hóa hồ sơ.",
+        "Việc số hóa hồ sơ của xã chậm vì thiếu người làm, đề nghị hỗ trợ.",
     );
     let Decision::Review(suggestions) = &decision else {
         panic!("expected a review, got {decision:?}");

@@ -11,11 +11,11 @@ const LABELLED: &str = include_str!("../data/labelled/recommendations.jsonl");
 /// resolved when it is not.
 const MIN_PRECISION: f64 = 0.95;
 
-/// Recall is guarded at the level measured with the default configuration,
-/// less a small margin. Word overlap, however weighted, only reaches this
-/// much at the precision above on this set, whose paraphrases share few
-/// words; raising it needs a semantic signal, not looser thresholds.
-const MIN_RECALL: f64 = 0.06;
+/// Recall is guarded at the level measured with the default configuration
+/// (0.337), less a margin. Words and word pairs alone reached 0.07 at the
+/// precision above; the semantic fields of `data/concepts.tsv` brought it
+/// here. The target (F1 ≥ 0.85) needs more meaning than the fields carry.
+const MIN_RECALL: f64 = 0.32;
 
 #[test]
 fn the_labelled_set_is_usable() {
