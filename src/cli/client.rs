@@ -131,7 +131,7 @@ pub struct CompletenessArgs {
 
 /// Adds the bearer token to every call.
 #[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+pub(super) struct Bearer(MetadataValue<tonic::metadata::Ascii>);
 
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
@@ -140,11 +140,11 @@ impl Interceptor for Bearer {
     }
 }
 
-type Authorised = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+pub(super) type Authorised = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
 
-async fn connect(
-    client: &ClientArgs,
-) -> anyhow::Result<(ReportServiceClient<Authorised>, FormServiceClient<Authorised>)> {
+/// A connection to the server and the bearer token to send on it, for any
+/// service's client (`XServiceClient::with_interceptor(channel, bearer)`).
+pub(super) async fn authorised_channel(client: &ClientArgs) -> anyhow::Result<(Channel, Bearer)> {
     let channel = Endpoint::from_shared(client.server.clone())
         .with_context(|| format!("bad server address {:?}", client.server))?
         .connect()
@@ -155,6 +155,13 @@ async fn connect(
             .parse()
             .context("the token is not valid header text")?,
     );
+    Ok((channel, bearer))
+}
+
+async fn connect(
+    client: &ClientArgs,
+) -> anyhow::Result<(ReportServiceClient<Authorised>, FormServiceClient<Authorised>)> {
+    let (channel, bearer) = authorised_channel(client).await?;
     Ok((
         ReportServiceClient::with_interceptor(channel.clone(), bearer.clone()),
         FormServiceClient::with_interceptor(channel, bearer),

@@ -55,7 +55,7 @@ enum Command {
     Obligations(client::ObligationsArgs),
     /// Show who has reported a form for a period.
     Completeness(client::CompletenessArgs),
-    /// Work with recommendations offline.
+    /// Cluster recommendations offline, re-index them, import them through a server.
     #[command(subcommand)]
     Recommendations(recommendations::RecommendationsCommand),
 }

@@ -1,15 +1,24 @@
-//! `lienthong recommendations cluster`: offline batch clustering with the
-//! server's engine and default thresholds, for historical data or for
-//! checking a labelled set.
+//! `lienthong recommendations …`: offline batch clustering with the
+//! server's engine and default thresholds (`cluster`), re-indexing after an
+//! upgrade (`reindex`, on the database), and bulk loading of historical
+//! recommendations through a server (`import`, over gRPC).
 
-use std::io::{BufRead as _, BufWriter, Write as _};
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufWriter, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lienthong::proto;
+use lienthong::proto::recommendation_service_client::RecommendationServiceClient;
 use lienthong_dedup::{BatchClusterer, Engine, NORM_VERSION};
 use lienthong_domain::service::Services;
 use serde::{Deserialize, Serialize};
+use tonic::Code;
+
+use super::client::{Authorised, ClientArgs, authorised_channel};
 
 #[derive(Debug, Subcommand)]
 pub enum RecommendationsCommand {
@@ -28,6 +37,44 @@ pub enum RecommendationsCommand {
         #[command(flatten)]
         database: super::DatabaseArgs,
     },
+    /// Submit a JSONL file of historical recommendations through a server,
+    /// one `SubmitRecommendation` per line. Safe to re-run: each line's
+    /// request id comes from its `id`, so lines already recorded are
+    /// replayed, not recorded twice.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// JSONL file, one object per line: `id` (string or number, unique in
+    /// the file), `text`, and optionally `organ`, `addressee`, `topic`,
+    /// `source`.
+    file: PathBuf,
+    /// Sending organ of lines without `organ`. A token submits only for its
+    /// own organ (a SUBMITTER's; not even an ADMIN's for others), so lines
+    /// of other organs fail with PermissionDenied: import them with theirs.
+    #[arg(long)]
+    organ: Option<String>,
+    /// Addressee (a department id or CENTRAL) of lines without `addressee`.
+    #[arg(long)]
+    addressee: Option<String>,
+    /// Submissions in flight at once (the server still decides duplicates
+    /// one at a time); 1 records the lines in file order.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Request ids are `PREFIX:ID`; change the prefix only to load a second
+    /// file whose ids overlap the first one's.
+    #[arg(long, default_value = "import")]
+    key_prefix: String,
+    /// Write the failed lines to this file as JSONL (`line`, `id`, `code`,
+    /// `message`, `violations`).
+    #[arg(long)]
+    errors: Option<PathBuf>,
+    /// No progress bar (it is drawn only when stderr is a terminal anyway).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,10 +107,11 @@ pub async fn run(command: RecommendationsCommand) -> anyhow::Result<()> {
             say!("{reindexed} recommendations re-analysed (normalisation version {NORM_VERSION})");
             Ok(())
         }
+        RecommendationsCommand::Import(arguments) => import(&arguments).await,
     }
 }
 
-fn cluster(input: &std::path::Path, output: &std::path::Path) -> anyhow::Result<()> {
+fn cluster(input: &Path, output: &Path) -> anyhow::Result<()> {
     let reader = std::io::BufReader::new(
         std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?,
     );
@@ -118,5 +166,440 @@ fn cluster(input: &std::path::Path, output: &std::path::Path) -> anyhow::Result<
         distinct.len(),
         output.display()
     );
+    Ok(())
+}
+
+/// The longest request id the server accepts.
+const MAX_REQUEST_ID_CHARS: usize = 128;
+/// Tries of one line when the server cannot be reached; retrying is safe
+/// because the request id is the same.
+const MAX_ATTEMPTS: u32 = 3;
+/// Failures listed on stderr; `--errors` writes them all.
+const FAILURES_SHOWN: usize = 20;
+/// Failure code of a line that is not a recommendation object.
+const MALFORMED_LINE: &str = "MalformedLine";
+/// Failure code of a line whose `id` an earlier line already used.
+const DUPLICATE_ID: &str = "DuplicateId";
+
+/// One line of an import file. Other fields are ignored.
+#[derive(Debug, Deserialize)]
+struct ImportLine {
+    id: serde_json::Value,
+    text: String,
+    #[serde(default)]
+    organ: Option<String>,
+    #[serde(default)]
+    addressee: Option<String>,
+    #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    /// Not part of `SubmitRecommendation`: read only to warn that it is lost.
+    #[serde(default)]
+    submitted_at: Option<serde_json::Value>,
+}
+
+/// A line ready to send.
+#[derive(Debug)]
+struct PendingLine {
+    line: usize,
+    id: serde_json::Value,
+    request: proto::SubmitRecommendationRequest,
+}
+
+/// A line that was not recorded, as written to `--errors`.
+#[derive(Debug, Serialize)]
+struct FailedLine {
+    line: usize,
+    /// The line's `id` as given; null when the line has none.
+    id: serde_json::Value,
+    /// The gRPC code (`InvalidArgument`, `PermissionDenied`…), or
+    /// `MalformedLine` / `DuplicateId` for lines never sent.
+    code: String,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    violations: Vec<FieldViolation>,
+}
+
+#[derive(Debug, Serialize)]
+struct FieldViolation {
+    field: String,
+    description: String,
+}
+
+/// What the file holds once read: the lines to send and those refused.
+#[derive(Debug, Default)]
+struct ImportFile {
+    /// Non-blank lines.
+    lines: usize,
+    pending: Vec<PendingLine>,
+    failed: Vec<FailedLine>,
+    /// Lines carrying `submitted_at`, which the server stamps itself.
+    with_submitted_at: usize,
+}
+
+/// Parses every line, so a malformed one is reported with its number and
+/// the others still go out.
+fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<ImportFile> {
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+    );
+    let mut file = ImportFile::default();
+    let mut first_line_of_id: HashMap<String, usize> = HashMap::new();
+    for (index, line) in reader.lines().enumerate() {
+        let line_number = index + 1;
+        let text = line.with_context(|| format!("reading {} at line {line_number}", path.display()))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        file.lines += 1;
+        let refuse = |id: serde_json::Value, code: &str, message: String| FailedLine {
+            line: line_number,
+            id,
+            code: code.to_owned(),
+            message,
+            violations: Vec::new(),
+        };
+        let parsed: ImportLine = match serde_json::from_str(&text) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                // Keep the id for the report if the line is JSON at all.
+                let id = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|value| value.get("id").cloned())
+                    .unwrap_or(serde_json::Value::Null);
+                file.failed.push(refuse(
+                    id,
+                    MALFORMED_LINE,
+                    format!("not a recommendation object ({error})"),
+                ));
+                continue;
+            }
+        };
+        let id_text = match &parsed.id {
+            serde_json::Value::String(text) if !text.trim().is_empty() => text.clone(),
+            serde_json::Value::Number(number) => number.to_string(),
+            _ => {
+                file.failed.push(refuse(
+                    parsed.id,
+                    MALFORMED_LINE,
+                    "`id` must be a non-empty string or a number".to_owned(),
+                ));
+                continue;
+            }
+        };
+        let request_id = format!("{}:{id_text}", arguments.key_prefix);
+        if request_id.chars().count() > MAX_REQUEST_ID_CHARS {
+            file.failed.push(refuse(
+                parsed.id,
+                MALFORMED_LINE,
+                format!(
+                    "the request id {request_id:?} would be longer than {MAX_REQUEST_ID_CHARS} characters"
+                ),
+            ));
+            continue;
+        }
+        let Some(organ) = parsed
+            .organ
+            .or_else(|| arguments.organ.clone())
+            .filter(|organ| !organ.is_empty())
+        else {
+            file.failed.push(refuse(
+                parsed.id,
+                MALFORMED_LINE,
+                "no organ: give `organ` on the line or --organ".to_owned(),
+            ));
+            continue;
+        };
+        if let Some(first) = first_line_of_id.get(&id_text) {
+            file.failed.push(refuse(
+                parsed.id,
+                DUPLICATE_ID,
+                format!("id {id_text:?} is already used on line {first}"),
+            ));
+            continue;
+        }
+        first_line_of_id.insert(id_text, line_number);
+        if parsed.submitted_at.is_some() {
+            file.with_submitted_at += 1;
+        }
+        file.pending.push(PendingLine {
+            line: line_number,
+            id: parsed.id,
+            request: proto::SubmitRecommendationRequest {
+                organ,
+                text: parsed.text,
+                topic: parsed.topic.unwrap_or_default(),
+                addressee: parsed
+                    .addressee
+                    .or_else(|| arguments.addressee.clone())
+                    .unwrap_or_default(),
+                source: parsed.source.unwrap_or_default(),
+                request_id,
+            },
+        });
+    }
+    Ok(file)
+}
+
+/// The tally the summary prints.
+#[derive(Debug, Default)]
+struct Tally {
+    submitted: u64,
+    replayed: u64,
+    outcomes: HashMap<proto::DedupOutcome, u64>,
+    failed: Vec<FailedLine>,
+}
+
+async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
+    let file = read_import_file(&arguments.file, arguments)?;
+    if file.with_submitted_at > 0 {
+        eprintln!(
+            "warning: {} lines carry submitted_at, which SubmitRecommendation cannot carry; \
+             they are recorded with the time they reach the server",
+            file.with_submitted_at
+        );
+    }
+    let (channel, bearer) = authorised_channel(&arguments.client).await?;
+    let service = RecommendationServiceClient::with_interceptor(channel, bearer);
+    let newest_before = newest_recommendations(&service, &file.pending).await?;
+
+    let bar = progress_bar(file.lines, arguments.quiet)?;
+    let mut tally = Tally {
+        failed: file.failed,
+        ..Tally::default()
+    };
+    bar.inc(tally.failed.len() as u64);
+    bar.set_message(format!("{} failed", tally.failed.len()));
+    let concurrency = usize::from(arguments.concurrency);
+    let mut queue = file.pending.into_iter();
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        while in_flight.len() < concurrency {
+            let Some(pending) = queue.next() else { break };
+            let mut service = service.clone();
+            in_flight.spawn(async move {
+                let result = submit(&mut service, &pending.request).await;
+                (pending, result)
+            });
+        }
+        let Some(joined) = in_flight.join_next().await else {
+            break;
+        };
+        let (pending, result) = joined.context("a submission task failed")?;
+        match result {
+            Ok(response) => {
+                let id = response
+                    .recommendation
+                    .as_ref()
+                    .and_then(|recommendation| recommendation_id(&recommendation.name));
+                let newest = newest_before.get(&pending.request.organ).copied().flatten();
+                if id.zip(newest).is_some_and(|(id, newest)| id <= newest) {
+                    tally.replayed += 1;
+                } else {
+                    tally.submitted += 1;
+                }
+                *tally.outcomes.entry(response.outcome()).or_default() += 1;
+            }
+            Err(status) if status.code() == Code::Unauthenticated => {
+                // No other line can succeed with this token.
+                in_flight.abort_all();
+                bar.finish_and_clear();
+                eprintln!(
+                    "import stopped at line {}: the server refused the token; \
+                     re-running the import resumes it safely",
+                    pending.line
+                );
+                return Err(status.into());
+            }
+            Err(status) => {
+                tally.failed.push(failed_line(pending, &status));
+                bar.set_message(format!("{} failed", tally.failed.len()));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    tally.failed.sort_by_key(|failed| failed.line);
+    print_summary(&arguments.file, file.lines, &tally)?;
+    report_failures(&tally.failed, arguments.errors.as_deref())?;
+    if !tally.failed.is_empty() {
+        anyhow::bail!("{} of {} lines failed", tally.failed.len(), file.lines);
+    }
+    Ok(())
+}
+
+/// For each organ in the file, the id of its newest recommendation before
+/// the import starts (0 when it has none). Ids only grow, so a response
+/// naming a recommendation at or below it is a replay of an earlier run,
+/// and anything above was recorded now. `None` when the organ's list cannot
+/// be read; its lines then count as submitted (they fail anyway if the
+/// token may not list them, since it may then not submit them either).
+async fn newest_recommendations(
+    service: &RecommendationServiceClient<Authorised>,
+    pending: &[PendingLine],
+) -> anyhow::Result<HashMap<String, Option<i64>>> {
+    let mut newest = HashMap::new();
+    for line in pending {
+        let organ = &line.request.organ;
+        if newest.contains_key(organ) {
+            continue;
+        }
+        let listed = service
+            .clone()
+            .list_recommendations(proto::ListRecommendationsRequest {
+                organ: organ.clone(),
+                page_size: 1,
+                ..Default::default()
+            })
+            .await;
+        let id = match listed {
+            Ok(response) => Some(
+                response
+                    .into_inner()
+                    .recommendations
+                    .first()
+                    .and_then(|recommendation| recommendation_id(&recommendation.name))
+                    .unwrap_or(0),
+            ),
+            Err(status) if status.code() == Code::Unauthenticated => return Err(status.into()),
+            Err(_) => None,
+        };
+        newest.insert(organ.clone(), id);
+    }
+    Ok(newest)
+}
+
+/// Sends one line, retrying while the server is unreachable.
+async fn submit(
+    service: &mut RecommendationServiceClient<Authorised>,
+    request: &proto::SubmitRecommendationRequest,
+) -> Result<proto::SubmitRecommendationResponse, tonic::Status> {
+    let mut attempt = 1;
+    loop {
+        match service.submit_recommendation(request.clone()).await {
+            Err(status)
+                if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded)
+                    && attempt < MAX_ATTEMPTS =>
+            {
+                tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+                attempt += 1;
+            }
+            result => return result.map(tonic::Response::into_inner),
+        }
+    }
+}
+
+fn recommendation_id(name: &str) -> Option<i64> {
+    name.strip_prefix("recommendations/")?.parse().ok()
+}
+
+fn failed_line(pending: PendingLine, status: &tonic::Status) -> FailedLine {
+    use tonic_types::StatusExt as _;
+    let violations = status
+        .get_details_bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .into_iter()
+                .map(|violation| FieldViolation {
+                    field: violation.field,
+                    description: violation.description,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    FailedLine {
+        line: pending.line,
+        id: pending.id,
+        code: format!("{:?}", status.code()),
+        message: status.message().to_owned(),
+        violations,
+    }
+}
+
+/// A bar on stderr when it is a terminal and not `--quiet`; hidden otherwise.
+fn progress_bar(lines: usize, quiet: bool) -> anyhow::Result<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return Ok(ProgressBar::hidden());
+    }
+    let bar = ProgressBar::with_draw_target(Some(lines as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} lines, {per_sec:1}, eta {eta}, {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    Ok(bar)
+}
+
+fn print_summary(path: &Path, lines: usize, tally: &Tally) -> anyhow::Result<()> {
+    say!(
+        "{}: {lines} lines, {} submitted, {} replayed, {} failed",
+        path.display(),
+        tally.submitted,
+        tally.replayed,
+        tally.failed.len()
+    );
+    let outcomes: Vec<String> = [
+        (proto::DedupOutcome::NewCluster, "NEW_CLUSTER"),
+        (proto::DedupOutcome::JoinedCluster, "JOINED_CLUSTER"),
+        (proto::DedupOutcome::AlreadyAnswered, "ALREADY_ANSWERED"),
+        (proto::DedupOutcome::NeedsReview, "NEEDS_REVIEW"),
+    ]
+    .into_iter()
+    .map(|(outcome, name)| format!("{name} {}", tally.outcomes.get(&outcome).copied().unwrap_or(0)))
+    .collect();
+    say!("outcomes: {}", outcomes.join(", "));
+    if !tally.failed.is_empty() {
+        let mut codes: Vec<(&str, usize)> = Vec::new();
+        for failed in &tally.failed {
+            match codes.iter_mut().find(|(code, _)| *code == failed.code) {
+                Some((_, count)) => *count += 1,
+                None => codes.push((&failed.code, 1)),
+            }
+        }
+        codes.sort_unstable();
+        let codes: Vec<String> = codes
+            .into_iter()
+            .map(|(code, count)| format!("{code} {count}"))
+            .collect();
+        say!("failed: {}", codes.join(", "));
+    }
+    Ok(())
+}
+
+/// Lists the first failures on stderr and writes them all to `errors`.
+fn report_failures(failed: &[FailedLine], errors: Option<&Path>) -> anyhow::Result<()> {
+    for failure in failed.iter().take(FAILURES_SHOWN) {
+        eprintln!(
+            "line {} (id {}): {}: {}",
+            failure.line, failure.id, failure.code, failure.message
+        );
+        for violation in &failure.violations {
+            eprintln!("  {}: {}", violation.field, violation.description);
+        }
+    }
+    if failed.len() > FAILURES_SHOWN {
+        eprintln!(
+            "… and {} more failed lines{}",
+            failed.len() - FAILURES_SHOWN,
+            if errors.is_some() {
+                ""
+            } else {
+                " (--errors FILE lists them all)"
+            }
+        );
+    }
+    if let Some(path) = errors {
+        let mut writer = BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        for failure in failed {
+            serde_json::to_writer(&mut writer, failure)?;
+            writer.write_all(b"\n")?;
+        }
+        writer.flush()?;
+    }
     Ok(())
 }
