@@ -3,6 +3,7 @@
 //! and the use cases over a [`store::Store`]. No transport or SQL here: the
 //! gRPC layer and the store crate depend on this crate, never the reverse.
 
+pub mod analytics;
 pub mod auth;
 pub mod directory;
 pub mod error;

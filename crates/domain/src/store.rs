@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::analytics::AnalyticsStore;
 use crate::auth::{NewToken, TokenRecord};
 use crate::directory::{Bloc, Directory, Locality, LocalityKind, Organ, OrganKind};
 use crate::error::Result;
@@ -87,7 +88,9 @@ pub struct NewReview {
 }
 
 #[async_trait]
-pub trait Store: RecommendationStore + ResolutionStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    AnalyticsStore + RecommendationStore + ResolutionStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// Inserts or updates every locality and organ of `directory` in one
     /// transaction; running it twice changes nothing the second time.
     async fn import_directory(&self, directory: &Directory) -> Result<ImportSummary>;

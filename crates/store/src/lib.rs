@@ -4,6 +4,7 @@
 //! wherever the two agree. [`connect`] picks the backend from the URL scheme
 //! and applies the migrations of `migrations/<backend>/` before returning.
 
+mod analytics;
 mod connection;
 mod conversion;
 mod directory;

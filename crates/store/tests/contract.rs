@@ -4,11 +4,16 @@
 
 use std::sync::Arc;
 
+use lienthong_dedup::Decision;
 use lienthong_domain::auth::{NewToken, Role};
 use lienthong_domain::directory::{Bloc, Directory, LocalityKind, OrganKind, parse_directory};
 use lienthong_domain::error::{Error, ResourceKind};
 use lienthong_domain::form::{Aggregation, Form, FormDefinition, Indicator, ValueType};
 use lienthong_domain::period::{Period, Periodicity, WindowRule};
+use lienthong_domain::recommendation::{
+    ClusterAction, ClusterDecision, ClusterFilter, ClusterStatus, DedupContext, DedupOutcome,
+    NewRecommendation, Recommendation, RecommendationEvent, StoredCandidate, Suggestion,
+};
 use lienthong_domain::report::{IndicatorValue, ReportRevision, ReportStatus, Review, Value};
 use lienthong_domain::resolution::{
     CheckedDraft, NewResolution, NewResolutionReview, Resolution, ResolutionFilter, ResolutionReview,
@@ -19,6 +24,7 @@ use lienthong_domain::store::{
     StoredRequest,
 };
 use lienthong_store::testing::TestDatabase;
+use recommendation_fixtures::*;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -166,7 +172,7 @@ struct Seeded {
     // Declared before the database: the store's pool goes first.
     store: Arc<dyn Store>,
     token_id: i64,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 async fn seeded() -> Seeded {
@@ -191,7 +197,7 @@ async fn seeded() -> Seeded {
     Seeded {
         store,
         token_id: token.id,
-        _database: database,
+        database,
     }
 }
 
@@ -1912,8 +1918,7 @@ async fn of_concurrent_reviews_of_one_resolution_exactly_one_wins() {
 
 #[tokio::test]
 async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
-    use lienthong_dedup::{Decision, Engine, NORM_VERSION};
-    use lienthong_domain::recommendation::{DedupContext, NewRecommendation};
+    use lienthong_dedup::{Engine, NORM_VERSION};
 
     let seeded = seeded().await;
     let engine = Engine::default();
@@ -1980,4 +1985,1690 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
         .find(|term| engine.analyze(texts[1]).terms.contains(term))
         .expect("the two texts share a term");
     assert_eq!(context.corpus.document_frequencies.get(shared_term), Some(&2));
+}
+
+// Recommendations. The dedup decision is the domain's; here each test hands
+// the store a fixed decision, so what is checked is how the store applies it.
+
+mod recommendation_fixtures {
+    use std::sync::LazyLock;
+
+    use lienthong_dedup::{Decision, Engine, ScoredCandidate};
+    use lienthong_domain::directory::Bloc;
+    use lienthong_domain::recommendation::{
+        ClusterAnswer, ClusterExpectation, ClusterStatus, DedupContext, NewRecommendation, Recommendation,
+    };
+    use lienthong_domain::store::{IdempotencyKey, Store};
+    use time::macros::date;
+
+    use super::instant;
+
+    pub static ENGINE: LazyLock<Engine> = LazyLock::new(Engine::default);
+
+    /// The department that answers, and the officer acting in these tests.
+    pub const HOME_AFFAIRS: &str = "01-home-affairs";
+
+    pub const STAFFING: &str = "Đề nghị Thành phố bổ sung biên chế công chức chuyên trách công nghệ thông tin \
+         cho phường để vận hành phần mềm một cửa.";
+    pub const PREMISES: &str = "Đề nghị sớm ban hành hướng dẫn xử lý trụ sở, nhà đất dôi dư sau khi sắp xếp đơn vị \
+         hành chính để tránh lãng phí tài sản công.";
+    pub const TRAFFIC: &str = "Đề nghị lắp đặt đèn tín hiệu giao thông tại nút giao trước cổng trường tiểu học để \
+         bảo đảm an toàn cho học sinh.";
+    pub const DRAINAGE: &str = "Đề nghị nạo vét kênh thoát nước khu dân cư vì mưa lớn thường xuyên gây ngập úng \
+         kéo dài nhiều ngày.";
+    pub const MARKET: &str = "Đề nghị hỗ trợ kinh phí cải tạo chợ dân sinh đã xuống cấp, mái che bị dột và lối đi \
+         chật hẹp.";
+
+    /// An organ that sends recommendations, with its bloc and locality.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Sender {
+        pub organ: &'static str,
+        pub bloc: Bloc,
+        pub locality: &'static str,
+    }
+
+    pub const BA_DINH_GOVERNMENT: Sender = Sender {
+        organ: super::BA_DINH_COMMITTEE,
+        bloc: Bloc::Government,
+        locality: "00004",
+    };
+    pub const BA_DINH_FRONT: Sender = Sender {
+        organ: "00004-front-committee",
+        bloc: Bloc::Front,
+        locality: "00004",
+    };
+    pub const NGOC_HA_PARTY: Sender = Sender {
+        organ: "00008-party-committee",
+        bloc: Bloc::Party,
+        locality: "00008",
+    };
+    pub const NGOC_HA_GOVERNMENT: Sender = Sender {
+        organ: super::NGOC_HA_COMMITTEE,
+        bloc: Bloc::Government,
+        locality: "00008",
+    };
+
+    /// A recommendation addressed to Home Affairs, analysed by the engine.
+    pub fn submission(sender: Sender, text: &str, minutes: i64) -> NewRecommendation {
+        NewRecommendation {
+            organ_id: sender.organ.to_owned(),
+            bloc: sender.bloc,
+            locality_code: sender.locality.to_owned(),
+            text: text.to_owned(),
+            topic: None,
+            addressee: HOME_AFFAIRS.to_owned(),
+            source: None,
+            submitted_at: instant(minutes),
+            analysis: ENGINE.analyze(text),
+        }
+    }
+
+    pub fn submission_key(organ: &str, request_id: &str) -> IdempotencyKey {
+        IdempotencyKey {
+            scope: format!("{organ}:SubmitRecommendation"),
+            request_id: request_id.to_owned(),
+            fingerprint: format!("fingerprint of {request_id}"),
+        }
+    }
+
+    pub fn officer_key(operation: &str, request_id: &str) -> IdempotencyKey {
+        IdempotencyKey {
+            scope: format!("{HOME_AFFAIRS}:{operation}"),
+            request_id: request_id.to_owned(),
+            fingerprint: format!("fingerprint of {request_id}"),
+        }
+    }
+
+    /// Records `new` with the given decision, keyed by `request_id`.
+    pub async fn record(
+        store: &dyn Store,
+        new: &NewRecommendation,
+        decision: Decision,
+        request_id: &str,
+    ) -> Recommendation {
+        let decide = move |_: &DedupContext| decision.clone();
+        store
+            .record_recommendation(new, &decide, 50, &submission_key(&new.organ_id, request_id))
+            .await
+            .expect("recorded")
+    }
+
+    pub fn link(to: &Recommendation, score: f64) -> Decision {
+        Decision::Link(ScoredCandidate {
+            recommendation_id: to.id,
+            cluster_id: to.cluster_id,
+            score,
+        })
+    }
+
+    pub fn review(of: &[(&Recommendation, f64)]) -> Decision {
+        Decision::Review(
+            of.iter()
+                .map(|(candidate, score)| ScoredCandidate {
+                    recommendation_id: candidate.id,
+                    cluster_id: candidate.cluster_id,
+                    score: *score,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn expect(cluster_id: i64, status: ClusterStatus) -> ClusterExpectation {
+        ClusterExpectation { cluster_id, status }
+    }
+
+    pub fn answer(text: &str, minutes: i64) -> ClusterAnswer {
+        ClusterAnswer {
+            text: text.to_owned(),
+            answering_organ: HOME_AFFAIRS.to_owned(),
+            document: "2145/SNV-TCBC".to_owned(),
+            document_date: date!(2025 - 10 - 20),
+            answered_at: instant(minutes),
+        }
+    }
+
+    /// The audit log of a cluster (`action`, `recommendation_id`, `detail`),
+    /// which no read of the store returns.
+    pub async fn decisions(database_url: &str, cluster_id: i64) -> Vec<(String, Option<i64>, String)> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(database_url)
+            .await
+            .expect("a second pool on the test database");
+        let rows = sqlx::query_as(
+            "SELECT action, recommendation_id, detail FROM cluster_decisions WHERE cluster_id = $1 ORDER BY id",
+        )
+        .bind(cluster_id)
+        .fetch_all(&pool)
+        .await
+        .expect("cluster decisions");
+        pool.close().await;
+        rows
+    }
+}
+
+fn is_concurrent_change_of(error: &Error, cluster_id: i64) -> bool {
+    matches!(
+        error,
+        Error::FailedPrecondition { violation_type: "CONCURRENT_CHANGE", subject, .. }
+            if *subject == format!("clusters/{cluster_id}")
+    )
+}
+
+fn is_key_conflict(error: &Error, request_id: &str) -> bool {
+    matches!(
+        error,
+        Error::AlreadyExists { kind: ResourceKind::IdempotencyKey, name, .. } if name == request_id
+    )
+}
+
+/// `(decision, recommendation, cluster, detail)` of each event.
+fn described(events: &[RecommendationEvent]) -> Vec<(ClusterDecision, i64, i64, &str)> {
+    events
+        .iter()
+        .map(|event| {
+            (
+                event.decision,
+                event.recommendation_id,
+                event.cluster_id,
+                event.detail.as_str(),
+            )
+        })
+        .collect()
+}
+
+fn ids(recommendations: &[Recommendation]) -> Vec<i64> {
+    recommendations
+        .iter()
+        .map(|recommendation| recommendation.id)
+        .collect()
+}
+
+#[tokio::test]
+async fn recommendations_round_trip_with_the_decision_applied() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+
+    let new = NewRecommendation {
+        topic: Some("staffing".to_owned()),
+        source: Some("Hội nghị tiếp xúc cử tri".to_owned()),
+        ..submission(BA_DINH_GOVERNMENT, STAFFING, 10)
+    };
+    let opened = record(store, &new, Decision::New, "first").await;
+    assert!(opened.id > 0 && opened.cluster_id > 0, "{opened:?}");
+    assert_eq!(
+        opened,
+        Recommendation {
+            id: opened.id,
+            organ_id: BA_DINH_COMMITTEE.to_owned(),
+            bloc: Bloc::Government,
+            locality_code: "00004".to_owned(),
+            text: STAFFING.to_owned(),
+            topic: Some("staffing".to_owned()),
+            addressee: HOME_AFFAIRS.to_owned(),
+            source: Some("Hội nghị tiếp xúc cử tri".to_owned()),
+            cluster_id: opened.cluster_id,
+            outcome: DedupOutcome::NewCluster,
+            submitted_at: instant(10),
+            matched: None,
+            pending_suggestions: Vec::new(),
+        }
+    );
+    assert_eq!(
+        store.get_recommendation(opened.id).await.expect("get"),
+        Some(opened.clone())
+    );
+    let cluster = store
+        .get_cluster(opened.cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!(cluster.status, ClusterStatus::Open);
+    assert_eq!(
+        (cluster.representative_id, cluster.representative_text.as_str()),
+        (opened.id, STAFFING)
+    );
+    assert_eq!(cluster.topic.as_deref(), Some("staffing"));
+    assert_eq!(cluster.addressee, HOME_AFFAIRS);
+    assert_eq!(
+        (
+            &cluster.assigned_department,
+            &cluster.answer,
+            &cluster.escalation_proposal
+        ),
+        (&None, &None, &None)
+    );
+    assert_eq!(cluster.member_count, 1);
+    assert_eq!(cluster.locality_codes, ["00004"]);
+    assert_eq!(cluster.blocs, [Bloc::Government]);
+    assert_eq!(
+        (cluster.first_seen, cluster.last_seen),
+        (instant(10), instant(10))
+    );
+
+    // A repeat from another bloc and ward joins the cluster.
+    let joined = record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 20),
+        link(&opened, 0.9),
+        "joined",
+    )
+    .await;
+    assert_eq!(joined.outcome, DedupOutcome::JoinedCluster);
+    assert_eq!(joined.cluster_id, opened.cluster_id);
+    assert_eq!(
+        joined.matched,
+        Some(Suggestion {
+            recommendation_id: opened.id,
+            cluster_id: opened.cluster_id,
+            score: 0.9,
+        })
+    );
+    let cluster = store
+        .get_cluster(opened.cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!(cluster.member_count, 2);
+    assert_eq!(cluster.representative_id, opened.id, "the first member stays");
+    assert_eq!(cluster.locality_codes, ["00004", "00008"]);
+    assert_eq!(cluster.blocs, [Bloc::Party, Bloc::Government]);
+    assert_eq!(
+        (cluster.first_seen, cluster.last_seen),
+        (instant(10), instant(20))
+    );
+
+    // An uncertain match stands alone with its suggestions until reviewed.
+    let uncertain = record(
+        store,
+        &submission(BA_DINH_FRONT, PREMISES, 30),
+        review(&[(&opened, 0.45), (&joined, 0.41)]),
+        "uncertain",
+    )
+    .await;
+    assert_eq!(uncertain.outcome, DedupOutcome::NeedsReview);
+    assert_ne!(uncertain.cluster_id, opened.cluster_id);
+    assert_eq!(uncertain.matched, None);
+    assert_eq!(
+        uncertain.pending_suggestions,
+        [
+            Suggestion {
+                recommendation_id: opened.id,
+                cluster_id: opened.cluster_id,
+                score: 0.45,
+            },
+            Suggestion {
+                recommendation_id: joined.id,
+                cluster_id: opened.cluster_id,
+                score: 0.41,
+            },
+        ]
+    );
+    let own = store
+        .get_cluster(uncertain.cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!((own.member_count, own.representative_id), (1, uncertain.id));
+
+    // Once the cluster is answered, a linked repeat is told so.
+    store
+        .act_on_cluster(
+            opened.cluster_id,
+            ClusterStatus::Open,
+            &ClusterAction::Answer(answer("Đã giao biên chế.", 35)),
+            HOME_AFFAIRS,
+            instant(35),
+            &officer_key("AnswerCluster", "answer"),
+        )
+        .await
+        .expect("answered");
+    let settled = record(
+        store,
+        &submission(NGOC_HA_GOVERNMENT, STAFFING, 40),
+        link(&joined, 1.0),
+        "settled",
+    )
+    .await;
+    assert_eq!(settled.outcome, DedupOutcome::AlreadyAnswered);
+    assert_eq!(settled.cluster_id, opened.cluster_id);
+
+    // The key names what it produced; reusing it records nothing.
+    let key = submission_key(BA_DINH_COMMITTEE, "first");
+    assert_eq!(
+        store
+            .find_request(&key.scope, &key.request_id)
+            .await
+            .expect("find"),
+        Some(StoredRequest {
+            fingerprint: key.fingerprint.clone(),
+            resource: format!("recommendations/{}", opened.id),
+        })
+    );
+    let always_new = |_: &DedupContext| Decision::New;
+    let reused = store
+        .record_recommendation(
+            &submission(BA_DINH_GOVERNMENT, TRAFFIC, 50),
+            &always_new,
+            50,
+            &IdempotencyKey {
+                fingerprint: "other content".to_owned(),
+                ..key
+            },
+        )
+        .await
+        .expect_err("key taken");
+    assert!(is_key_conflict(&reused, "first"), "{reused:?}");
+    let listed = store
+        .list_recommendations(BA_DINH_COMMITTEE, None, None, 100)
+        .await
+        .expect("list");
+    assert_eq!(ids(&listed), [opened.id], "the reused key recorded nothing");
+    let context = store
+        .dedup_context(&ENGINE.analyze(TRAFFIC), 50)
+        .await
+        .expect("context");
+    assert_eq!(context.corpus.document_count, 4, "nor was it counted");
+}
+
+#[tokio::test]
+async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let staffing = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "staffing",
+    )
+    .await;
+    let premises = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, PREMISES, 20),
+        Decision::New,
+        "premises",
+    )
+    .await;
+    let repeat = record(
+        store,
+        &submission(NGOC_HA_GOVERNMENT, STAFFING, 30),
+        link(&staffing, 1.0),
+        "repeat",
+    )
+    .await;
+
+    // Exact duplicates are found with the analysis as stored and their
+    // cluster's representative analysis (in no particular order: the
+    // engine ranks them itself).
+    let probe = ENGINE.analyze(STAFFING);
+    let context = store.dedup_context(&probe, 50).await.expect("context");
+    let exact: Vec<&StoredCandidate> = context
+        .candidates
+        .iter()
+        .filter(|candidate| candidate.analysis.exact_key == probe.exact_key)
+        .collect();
+    let mut found: Vec<i64> = exact
+        .iter()
+        .map(|candidate| candidate.recommendation_id)
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, [staffing.id, repeat.id]);
+    for candidate in exact {
+        assert_eq!(candidate.cluster_id, staffing.cluster_id);
+        assert_eq!(candidate.analysis, probe);
+        assert_eq!(candidate.cluster_canonical, probe);
+    }
+    assert!(
+        context
+            .candidates
+            .iter()
+            .all(|candidate| candidate.recommendation_id != premises.id
+                || candidate.cluster_id == premises.cluster_id),
+        "whatever else is found comes with its own cluster"
+    );
+    // Over the limit, exact duplicates are kept first, the newest first.
+    let limited = store.dedup_context(&probe, 1).await.expect("context");
+    assert_eq!(
+        limited
+            .candidates
+            .iter()
+            .map(|candidate| candidate.recommendation_id)
+            .collect::<Vec<_>>(),
+        [repeat.id]
+    );
+
+    // A text sharing one band key and no exact key is found by the band.
+    let premises_bands = ENGINE.analyze(PREMISES).band_keys;
+    let mut probe = ENGINE.analyze(TRAFFIC);
+    probe.band_keys = vec![premises_bands[0]];
+    probe.exact_key ^= 1;
+    let context = store.dedup_context(&probe, 50).await.expect("context");
+    assert!(
+        context
+            .candidates
+            .iter()
+            .any(|candidate| candidate.recommendation_id == premises.id
+                && candidate.cluster_id == premises.cluster_id),
+        "{:?}",
+        context.candidates
+    );
+    // Nothing shared, nothing found.
+    let mut stranger = ENGINE.analyze(TRAFFIC);
+    stranger.band_keys.clear();
+    stranger.exact_key ^= 1;
+    assert!(
+        store
+            .dedup_context(&stranger, 50)
+            .await
+            .expect("context")
+            .candidates
+            .is_empty()
+    );
+
+    // Document frequencies count the recommendations holding each term.
+    let mut counted = ENGINE.analyze(DRAINAGE);
+    counted.terms = vec!["alpha".to_owned(), "beta".to_owned()];
+    record(
+        store,
+        &NewRecommendation {
+            analysis: counted.clone(),
+            ..submission(BA_DINH_FRONT, DRAINAGE, 40)
+        },
+        Decision::New,
+        "alpha-beta",
+    )
+    .await;
+    counted.terms = vec!["beta".to_owned(), "gamma".to_owned()];
+    counted.exact_key ^= 1;
+    record(
+        store,
+        &NewRecommendation {
+            analysis: counted.clone(),
+            ..submission(BA_DINH_FRONT, MARKET, 50)
+        },
+        Decision::New,
+        "beta-gamma",
+    )
+    .await;
+    let mut probe = counted;
+    probe.terms = ["alpha", "beta", "gamma", "delta"].map(str::to_owned).to_vec();
+    probe.band_keys.clear();
+    probe.exact_key ^= 2;
+    let corpus = store.dedup_context(&probe, 50).await.expect("context").corpus;
+    assert_eq!(corpus.document_count, 5);
+    let frequency = |term: &str| corpus.document_frequencies.get(term).copied();
+    assert_eq!(
+        [
+            frequency("alpha"),
+            frequency("beta"),
+            frequency("gamma"),
+            frequency("delta")
+        ],
+        [Some(1), Some(2), Some(1), None]
+    );
+    let shared = ENGINE.analyze(STAFFING).terms.into_iter().next().expect("a term");
+    let corpus = store
+        .dedup_context(&ENGINE.analyze(STAFFING), 50)
+        .await
+        .expect("context")
+        .corpus;
+    assert!(
+        corpus.document_frequencies.get(&shared).copied() >= Some(2),
+        "{shared} is in both staffing recommendations"
+    );
+}
+
+#[tokio::test]
+async fn cluster_actions_apply_only_from_the_expected_status() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let first = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "first",
+    )
+    .await;
+    let cluster_id = first.cluster_id;
+    let act = |expected: ClusterStatus, action: ClusterAction, minutes: i64, request_id: &'static str| {
+        let operation = match &action {
+            ClusterAction::Assign { .. } => "AssignCluster",
+            ClusterAction::Answer(_) => "AnswerCluster",
+            ClusterAction::Reopen { .. } => "ReopenCluster",
+            ClusterAction::Escalate { .. } => "EscalateCluster",
+        };
+        let key = officer_key(operation, request_id);
+        async move {
+            store
+                .act_on_cluster(
+                    cluster_id,
+                    expected,
+                    &action,
+                    HOME_AFFAIRS,
+                    instant(minutes),
+                    &key,
+                )
+                .await
+        }
+    };
+    let status = || async {
+        store
+            .get_cluster(cluster_id)
+            .await
+            .expect("get")
+            .expect("cluster")
+    };
+
+    act(
+        ClusterStatus::Open,
+        ClusterAction::Assign {
+            department: HOME_AFFAIRS.to_owned(),
+        },
+        20,
+        "assign",
+    )
+    .await
+    .expect("assigned");
+    let assigned = status().await;
+    assert_eq!(assigned.status, ClusterStatus::Assigned);
+    assert_eq!(assigned.assigned_department.as_deref(), Some(HOME_AFFAIRS));
+
+    // Escalating what the caller read as OPEN fails: it is ASSIGNED now.
+    let stale = act(
+        ClusterStatus::Open,
+        ClusterAction::Escalate {
+            proposal: "Kiến nghị Trung ương".to_owned(),
+        },
+        25,
+        "stale-escalate",
+    )
+    .await
+    .expect_err("stale");
+    assert!(is_concurrent_change_of(&stale, cluster_id), "{stale:?}");
+    assert_eq!(status().await, assigned, "nothing changed");
+    let lost = officer_key("EscalateCluster", "stale-escalate");
+    assert_eq!(
+        store
+            .find_request(&lost.scope, &lost.request_id)
+            .await
+            .expect("find"),
+        None,
+        "the losing request's key was rolled back"
+    );
+
+    let answered_with = answer("Sở Nội vụ đã giao bổ sung biên chế.", 30);
+    act(
+        ClusterStatus::Assigned,
+        ClusterAction::Answer(answered_with.clone()),
+        30,
+        "answer",
+    )
+    .await
+    .expect("answered");
+    let answered = status().await;
+    assert_eq!(answered.status, ClusterStatus::Answered);
+    assert_eq!(answered.answer, Some(answered_with.clone()));
+    let twice = act(
+        ClusterStatus::Assigned,
+        ClusterAction::Answer(answer("Một câu trả lời khác.", 31)),
+        31,
+        "answer-again",
+    )
+    .await
+    .expect_err("stale");
+    assert!(is_concurrent_change_of(&twice, cluster_id), "{twice:?}");
+    assert_eq!(status().await.answer, Some(answered_with.clone()));
+
+    act(
+        ClusterStatus::Answered,
+        ClusterAction::Reopen {
+            reason: "Chưa thực hiện".to_owned(),
+        },
+        40,
+        "reopen",
+    )
+    .await
+    .expect("reopened");
+    let reopened = status().await;
+    assert_eq!(reopened.status, ClusterStatus::Reopened);
+    assert_eq!(reopened.answer, None, "the old answer no longer settles it");
+    assert_eq!(reopened.assigned_department.as_deref(), Some(HOME_AFFAIRS));
+
+    act(
+        ClusterStatus::Reopened,
+        ClusterAction::Escalate {
+            proposal: "Đề nghị Bộ Nội vụ điều chỉnh định mức biên chế.".to_owned(),
+        },
+        50,
+        "escalate",
+    )
+    .await
+    .expect("escalated");
+    let escalated = status().await;
+    assert_eq!(escalated.status, ClusterStatus::EscalatedToCentral);
+    assert_eq!(
+        escalated.escalation_proposal.as_deref(),
+        Some("Đề nghị Bộ Nội vụ điều chỉnh định mức biên chế.")
+    );
+
+    // A key already used is refused even on the right status.
+    let reused = act(
+        ClusterStatus::EscalatedToCentral,
+        ClusterAction::Answer(answer("Trung ương đã trả lời.", 60)),
+        60,
+        "answer",
+    )
+    .await
+    .expect_err("key taken");
+    assert!(is_key_conflict(&reused, "answer"), "{reused:?}");
+
+    let events = store
+        .recommendation_events(BA_DINH_COMMITTEE, 0, 100)
+        .await
+        .expect("events");
+    assert_eq!(
+        described(&events),
+        [
+            (ClusterDecision::Assign, first.id, cluster_id, HOME_AFFAIRS),
+            (
+                ClusterDecision::Answer,
+                first.id,
+                cluster_id,
+                "2145/SNV-TCBC: Sở Nội vụ đã giao bổ sung biên chế."
+            ),
+            (ClusterDecision::Reopen, first.id, cluster_id, "Chưa thực hiện"),
+            (
+                ClusterDecision::Escalate,
+                first.id,
+                cluster_id,
+                "Đề nghị Bộ Nội vụ điều chỉnh định mức biên chế."
+            ),
+        ]
+    );
+    assert_eq!(
+        events.iter().map(|event| event.occurred_at).collect::<Vec<_>>(),
+        [instant(20), instant(30), instant(40), instant(50)]
+    );
+    let logged: Vec<String> = decisions(&seeded.database.url, cluster_id)
+        .await
+        .into_iter()
+        .map(|(action, _, _)| action)
+        .collect();
+    assert_eq!(logged, ["ASSIGN", "ANSWER", "REOPEN", "ESCALATE"]);
+}
+
+#[tokio::test]
+async fn events_are_listed_per_organ_after_a_cursor_in_order() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let first = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "first",
+    )
+    .await;
+    let second = record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 20),
+        link(&first, 1.0),
+        "second",
+    )
+    .await;
+    let other = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, PREMISES, 30),
+        Decision::New,
+        "other",
+    )
+    .await;
+    assert_eq!(
+        store
+            .latest_recommendation_event(BA_DINH_COMMITTEE)
+            .await
+            .expect("latest"),
+        0,
+        "submissions alone are no events"
+    );
+
+    for (cluster_id, minutes, request_id) in [
+        (first.cluster_id, 40, "assign-staffing"),
+        (other.cluster_id, 50, "assign-premises"),
+    ] {
+        store
+            .act_on_cluster(
+                cluster_id,
+                ClusterStatus::Open,
+                &ClusterAction::Assign {
+                    department: HOME_AFFAIRS.to_owned(),
+                },
+                HOME_AFFAIRS,
+                instant(minutes),
+                &officer_key("AssignCluster", request_id),
+            )
+            .await
+            .expect("assigned");
+    }
+    store
+        .act_on_cluster(
+            first.cluster_id,
+            ClusterStatus::Assigned,
+            &ClusterAction::Answer(answer("Đã giao biên chế.", 60)),
+            HOME_AFFAIRS,
+            instant(60),
+            &officer_key("AnswerCluster", "answer"),
+        )
+        .await
+        .expect("answered");
+
+    let ba_dinh = store
+        .recommendation_events(BA_DINH_COMMITTEE, 0, 100)
+        .await
+        .expect("events");
+    assert_eq!(
+        described(&ba_dinh),
+        [
+            (ClusterDecision::Assign, first.id, first.cluster_id, HOME_AFFAIRS),
+            (ClusterDecision::Assign, other.id, other.cluster_id, HOME_AFFAIRS),
+            (
+                ClusterDecision::Answer,
+                first.id,
+                first.cluster_id,
+                "2145/SNV-TCBC: Đã giao biên chế."
+            ),
+        ]
+    );
+    assert!(
+        ba_dinh.windows(2).all(|pair| pair[0].id < pair[1].id),
+        "{ba_dinh:?}"
+    );
+    let ngoc_ha = store
+        .recommendation_events(NGOC_HA_PARTY.organ, 0, 100)
+        .await
+        .expect("events");
+    assert_eq!(
+        described(&ngoc_ha),
+        [
+            (ClusterDecision::Assign, second.id, first.cluster_id, HOME_AFFAIRS),
+            (
+                ClusterDecision::Answer,
+                second.id,
+                first.cluster_id,
+                "2145/SNV-TCBC: Đã giao biên chế."
+            ),
+        ],
+        "a member of another organ hears of its cluster, not of other clusters"
+    );
+    assert_eq!(
+        store
+            .latest_recommendation_event(BA_DINH_COMMITTEE)
+            .await
+            .expect("latest"),
+        ba_dinh[2].id
+    );
+    assert_eq!(
+        store
+            .latest_recommendation_event(NGOC_HA_GOVERNMENT.organ)
+            .await
+            .expect("latest"),
+        0
+    );
+
+    // Resuming after a cursor gives exactly what came after it.
+    let resumed = store
+        .recommendation_events(BA_DINH_COMMITTEE, ba_dinh[0].id, 100)
+        .await
+        .expect("events");
+    assert_eq!(resumed, ba_dinh[1..]);
+    let limited = store
+        .recommendation_events(BA_DINH_COMMITTEE, 0, 2)
+        .await
+        .expect("events");
+    assert_eq!(limited, ba_dinh[..2]);
+    assert!(
+        store
+            .recommendation_events(BA_DINH_COMMITTEE, ba_dinh[2].id, 100)
+            .await
+            .expect("events")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn merging_moves_every_member_and_keeps_the_clusters_consistent() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    // Target: Ba Đình's government and Ngọc Hà's Party committee.
+    let first = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "first",
+    )
+    .await;
+    let second = record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 20),
+        link(&first, 1.0),
+        "second",
+    )
+    .await;
+    // Source: Ba Đình's Front, in a cluster an officer finds to be the same matter.
+    let source_member = record(
+        store,
+        &submission(BA_DINH_FRONT, PREMISES, 30),
+        Decision::New,
+        "source",
+    )
+    .await;
+    // A review still pending that offers the source.
+    let pending = record(
+        store,
+        &submission(NGOC_HA_GOVERNMENT, TRAFFIC, 40),
+        review(&[(&source_member, 0.44)]),
+        "pending",
+    )
+    .await;
+    let target_id = first.cluster_id;
+    let source_id = source_member.cluster_id;
+
+    // Stale expectations move nothing.
+    let stale = store
+        .merge_clusters(
+            expect(target_id, ClusterStatus::Assigned),
+            expect(source_id, ClusterStatus::Open),
+            HOME_AFFAIRS,
+            instant(50),
+            &officer_key("MergeClusters", "stale"),
+        )
+        .await
+        .expect_err("stale target");
+    assert!(is_concurrent_change_of(&stale, target_id), "{stale:?}");
+    let stale = store
+        .merge_clusters(
+            expect(target_id, ClusterStatus::Open),
+            expect(source_id, ClusterStatus::Answered),
+            HOME_AFFAIRS,
+            instant(50),
+            &officer_key("MergeClusters", "stale-source"),
+        )
+        .await
+        .expect_err("stale source");
+    assert!(is_concurrent_change_of(&stale, source_id), "{stale:?}");
+    assert_eq!(
+        ids(&store.cluster_members(source_id).await.expect("members")),
+        [source_member.id]
+    );
+
+    store
+        .merge_clusters(
+            expect(target_id, ClusterStatus::Open),
+            expect(source_id, ClusterStatus::Open),
+            HOME_AFFAIRS,
+            instant(50),
+            &officer_key("MergeClusters", "merge"),
+        )
+        .await
+        .expect("merged");
+    let target = store.get_cluster(target_id).await.expect("get").expect("target");
+    assert_eq!(target.member_count, 3);
+    assert_eq!(target.representative_id, first.id);
+    assert_eq!(target.status, ClusterStatus::Open);
+    assert_eq!(target.locality_codes, ["00004", "00008"]);
+    assert_eq!(target.blocs, [Bloc::Party, Bloc::Government, Bloc::Front]);
+    assert_eq!((target.first_seen, target.last_seen), (instant(10), instant(30)));
+    assert_eq!(
+        ids(&store.cluster_members(target_id).await.expect("members")),
+        [first.id, second.id, source_member.id]
+    );
+    let source = store.get_cluster(source_id).await.expect("get").expect("source");
+    assert_eq!(source.member_count, 0);
+    assert!(source.locality_codes.is_empty() && source.blocs.is_empty());
+    let listed: Vec<i64> = store
+        .list_clusters(&ClusterFilter::default(), None, 100)
+        .await
+        .expect("list")
+        .iter()
+        .map(|cluster| cluster.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [pending.cluster_id, target_id],
+        "the empty source is not listed"
+    );
+    assert_eq!(
+        store
+            .get_recommendation(source_member.id)
+            .await
+            .expect("get")
+            .expect("moved")
+            .cluster_id,
+        target_id
+    );
+    assert_eq!(
+        store
+            .get_recommendation(pending.id)
+            .await
+            .expect("get")
+            .expect("pending")
+            .pending_suggestions,
+        [Suggestion {
+            recommendation_id: source_member.id,
+            cluster_id: target_id,
+            score: 0.44,
+        }],
+        "a pending review now offers the target"
+    );
+
+    // Every member, old and new, hears of the merge once.
+    let detail = format!("1 members from clusters/{source_id}");
+    for (organ, recommendation_id) in [
+        (BA_DINH_COMMITTEE, first.id),
+        (NGOC_HA_PARTY.organ, second.id),
+        (BA_DINH_FRONT.organ, source_member.id),
+    ] {
+        let events = store.recommendation_events(organ, 0, 100).await.expect("events");
+        assert_eq!(
+            described(&events),
+            [(
+                ClusterDecision::Merge,
+                recommendation_id,
+                target_id,
+                detail.as_str()
+            )],
+            "{organ}"
+        );
+    }
+    assert_eq!(
+        decisions(&seeded.database.url, target_id).await,
+        [("MERGE".to_owned(), None, detail.clone())]
+    );
+    assert_eq!(
+        decisions(&seeded.database.url, source_id).await,
+        [("MERGED_INTO".to_owned(), None, format!("clusters/{target_id}"))]
+    );
+
+    // Two clusters answered differently are not merged.
+    for (cluster_id, text, request_id) in [
+        (target_id, "Đã giao biên chế.", "answer-target"),
+        (pending.cluster_id, "Đã lắp đèn tín hiệu.", "answer-other"),
+    ] {
+        store
+            .act_on_cluster(
+                cluster_id,
+                ClusterStatus::Open,
+                &ClusterAction::Answer(answer(text, 60)),
+                HOME_AFFAIRS,
+                instant(60),
+                &officer_key("AnswerCluster", request_id),
+            )
+            .await
+            .expect("answered");
+    }
+    let conflicting = store
+        .merge_clusters(
+            expect(target_id, ClusterStatus::Answered),
+            expect(pending.cluster_id, ClusterStatus::Answered),
+            HOME_AFFAIRS,
+            instant(70),
+            &officer_key("MergeClusters", "conflicting"),
+        )
+        .await
+        .expect_err("answered differently");
+    assert!(
+        matches!(
+            conflicting,
+            Error::FailedPrecondition {
+                violation_type: "CONFLICTING_ANSWERS",
+                ..
+            }
+        ),
+        "{conflicting:?}"
+    );
+    assert_eq!(
+        store
+            .get_cluster(pending.cluster_id)
+            .await
+            .expect("get")
+            .expect("cluster")
+            .member_count,
+        1
+    );
+}
+
+#[tokio::test]
+async fn moving_a_recommendation_keeps_both_clusters_consistent() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let first = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "first",
+    )
+    .await;
+    let wrongly_joined = record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 20),
+        link(&first, 0.6),
+        "second",
+    )
+    .await;
+    let third = record(
+        store,
+        &submission(BA_DINH_FRONT, STAFFING, 30),
+        link(&first, 1.0),
+        "third",
+    )
+    .await;
+    let other = record(
+        store,
+        &submission(NGOC_HA_GOVERNMENT, PREMISES, 40),
+        Decision::New,
+        "other",
+    )
+    .await;
+    let from = first.cluster_id;
+    let to = other.cluster_id;
+
+    let moved_to = store
+        .move_recommendation(
+            wrongly_joined.id,
+            expect(from, ClusterStatus::Open),
+            Some(expect(to, ClusterStatus::Open)),
+            HOME_AFFAIRS,
+            instant(50),
+            &officer_key("MoveRecommendation", "move"),
+        )
+        .await
+        .expect("moved");
+    assert_eq!(moved_to, to);
+    let source = store.get_cluster(from).await.expect("get").expect("cluster");
+    assert_eq!(source.member_count, 2);
+    assert_eq!(source.locality_codes, ["00004"]);
+    assert_eq!(source.blocs, [Bloc::Government, Bloc::Front]);
+    assert_eq!((source.first_seen, source.last_seen), (instant(10), instant(30)));
+    let target = store.get_cluster(to).await.expect("get").expect("cluster");
+    assert_eq!(target.member_count, 2);
+    assert_eq!(target.representative_id, other.id);
+    assert_eq!(target.locality_codes, ["00008"]);
+    assert_eq!(target.blocs, [Bloc::Party, Bloc::Government]);
+    assert_eq!((target.first_seen, target.last_seen), (instant(20), instant(40)));
+    let events = store
+        .recommendation_events(NGOC_HA_PARTY.organ, 0, 100)
+        .await
+        .expect("events");
+    let out_detail = format!("to clusters/{to}");
+    let in_detail = format!("from clusters/{from}");
+    assert_eq!(
+        described(&events),
+        [
+            // An event names the cluster the recommendation is in after it.
+            (
+                ClusterDecision::MoveOut,
+                wrongly_joined.id,
+                to,
+                out_detail.as_str()
+            ),
+            (ClusterDecision::MoveIn, wrongly_joined.id, to, in_detail.as_str()),
+        ]
+    );
+    assert!(
+        store
+            .recommendation_events(BA_DINH_COMMITTEE, 0, 100)
+            .await
+            .expect("events")
+            .is_empty(),
+        "members that stay are not told"
+    );
+
+    // The representative moved out into a cluster of its own: the oldest
+    // member left represents the old cluster.
+    let own = store
+        .move_recommendation(
+            first.id,
+            expect(from, ClusterStatus::Open),
+            None,
+            HOME_AFFAIRS,
+            instant(60),
+            &officer_key("MoveRecommendation", "split"),
+        )
+        .await
+        .expect("split");
+    assert!(![from, to].contains(&own), "{own}");
+    let split = store.get_cluster(own).await.expect("get").expect("cluster");
+    assert_eq!(split.status, ClusterStatus::Open);
+    assert_eq!((split.representative_id, split.member_count), (first.id, 1));
+    assert_eq!(split.addressee, HOME_AFFAIRS);
+    assert_eq!((split.first_seen, split.last_seen), (instant(10), instant(10)));
+    let source = store.get_cluster(from).await.expect("get").expect("cluster");
+    assert_eq!((source.representative_id, source.member_count), (third.id, 1));
+    assert_eq!(source.representative_text, STAFFING);
+    assert_eq!(source.blocs, [Bloc::Front]);
+
+    // Stale or wrong expectations move nothing.
+    let stale = store
+        .move_recommendation(
+            third.id,
+            expect(from, ClusterStatus::Assigned),
+            Some(expect(to, ClusterStatus::Open)),
+            HOME_AFFAIRS,
+            instant(70),
+            &officer_key("MoveRecommendation", "stale"),
+        )
+        .await
+        .expect_err("stale source");
+    assert!(is_concurrent_change_of(&stale, from), "{stale:?}");
+    let elsewhere = store
+        .move_recommendation(
+            third.id,
+            expect(to, ClusterStatus::Open),
+            Some(expect(own, ClusterStatus::Open)),
+            HOME_AFFAIRS,
+            instant(70),
+            &officer_key("MoveRecommendation", "elsewhere"),
+        )
+        .await
+        .expect_err("not in that cluster");
+    assert!(is_concurrent_change_of(&elsewhere, to), "{elsewhere:?}");
+    let stale_target = store
+        .move_recommendation(
+            third.id,
+            expect(from, ClusterStatus::Open),
+            Some(expect(own, ClusterStatus::Answered)),
+            HOME_AFFAIRS,
+            instant(70),
+            &officer_key("MoveRecommendation", "stale-target"),
+        )
+        .await
+        .expect_err("stale target");
+    assert!(is_concurrent_change_of(&stale_target, own), "{stale_target:?}");
+    assert_eq!(
+        ids(&store.cluster_members(from).await.expect("members")),
+        [third.id]
+    );
+
+    // Moving a recommendation awaiting review settles its suggestions.
+    let uncertain = record(
+        store,
+        &submission(NGOC_HA_GOVERNMENT, TRAFFIC, 80),
+        review(&[(&other, 0.42)]),
+        "uncertain",
+    )
+    .await;
+    let filler = record(
+        store,
+        &submission(NGOC_HA_GOVERNMENT, TRAFFIC, 81),
+        link(&uncertain, 1.0),
+        "filler",
+    )
+    .await;
+    assert_eq!(filler.cluster_id, uncertain.cluster_id);
+    store
+        .move_recommendation(
+            uncertain.id,
+            expect(uncertain.cluster_id, ClusterStatus::Open),
+            Some(expect(to, ClusterStatus::Open)),
+            HOME_AFFAIRS,
+            instant(90),
+            &officer_key("MoveRecommendation", "settle"),
+        )
+        .await
+        .expect("moved");
+    let settled = store
+        .get_recommendation(uncertain.id)
+        .await
+        .expect("get")
+        .expect("recommendation");
+    assert_eq!(settled.cluster_id, to);
+    assert!(settled.pending_suggestions.is_empty());
+    assert_eq!(
+        store
+            .get_cluster(uncertain.cluster_id)
+            .await
+            .expect("get")
+            .expect("cluster")
+            .representative_id,
+        filler.id
+    );
+    let logged: Vec<(String, Option<i64>)> = decisions(&seeded.database.url, from)
+        .await
+        .into_iter()
+        .map(|(action, recommendation_id, _)| (action, recommendation_id))
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            ("MOVE_OUT".to_owned(), Some(wrongly_joined.id)),
+            ("MOVE_OUT".to_owned(), Some(first.id)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_review_is_settled_once_by_confirming_or_keeping() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let first = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "first",
+    )
+    .await;
+    let confirmed = record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 20),
+        review(&[(&first, 0.45)]),
+        "confirmed",
+    )
+    .await;
+    let kept = record(
+        store,
+        &submission(BA_DINH_FRONT, PREMISES, 30),
+        review(&[(&first, 0.41)]),
+        "kept",
+    )
+    .await;
+    let provisional = confirmed.cluster_id;
+
+    store
+        .resolve_review(
+            confirmed.id,
+            Some(first.cluster_id),
+            HOME_AFFAIRS,
+            instant(40),
+            &officer_key("ResolveReview", "confirm"),
+        )
+        .await
+        .expect("confirmed");
+    let after = store
+        .get_recommendation(confirmed.id)
+        .await
+        .expect("get")
+        .expect("recommendation");
+    assert_eq!(after.cluster_id, first.cluster_id);
+    assert!(after.pending_suggestions.is_empty());
+    let joined = store
+        .get_cluster(first.cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!(joined.member_count, 2);
+    assert_eq!(joined.blocs, [Bloc::Party, Bloc::Government]);
+    assert_eq!(
+        store
+            .get_cluster(provisional)
+            .await
+            .expect("get")
+            .expect("cluster")
+            .member_count,
+        0
+    );
+    let again = store
+        .resolve_review(
+            confirmed.id,
+            None,
+            HOME_AFFAIRS,
+            instant(41),
+            &officer_key("ResolveReview", "again"),
+        )
+        .await
+        .expect_err("settled already");
+    assert!(
+        matches!(
+            again,
+            Error::FailedPrecondition {
+                violation_type: "NO_PENDING_REVIEW",
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+
+    store
+        .resolve_review(
+            kept.id,
+            None,
+            HOME_AFFAIRS,
+            instant(50),
+            &officer_key("ResolveReview", "keep"),
+        )
+        .await
+        .expect("kept");
+    let after = store
+        .get_recommendation(kept.id)
+        .await
+        .expect("get")
+        .expect("recommendation");
+    assert_eq!(after.cluster_id, kept.cluster_id);
+    assert!(after.pending_suggestions.is_empty());
+
+    let confirm_detail = format!("moved from clusters/{provisional}");
+    assert_eq!(
+        described(
+            &store
+                .recommendation_events(NGOC_HA_PARTY.organ, 0, 100)
+                .await
+                .expect("events")
+        ),
+        [(
+            ClusterDecision::ConfirmDuplicate,
+            confirmed.id,
+            first.cluster_id,
+            confirm_detail.as_str()
+        )]
+    );
+    assert_eq!(
+        described(
+            &store
+                .recommendation_events(BA_DINH_FRONT.organ, 0, 100)
+                .await
+                .expect("events")
+        ),
+        [(ClusterDecision::KeepSeparate, kept.id, kept.cluster_id, "")]
+    );
+}
+
+#[tokio::test]
+async fn recommendations_and_clusters_filter_and_page() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let topical =
+        |sender: Sender, text: &str, minutes: i64, topic: Option<&str>, addressee: &str| NewRecommendation {
+            topic: topic.map(str::to_owned),
+            addressee: addressee.to_owned(),
+            ..submission(sender, text, minutes)
+        };
+    // Staffing, raised by two wards and two blocs, last active at 50.
+    let staffing = record(
+        store,
+        &topical(BA_DINH_GOVERNMENT, STAFFING, 10, Some("staffing"), HOME_AFFAIRS),
+        Decision::New,
+        "staffing",
+    )
+    .await;
+    let premises = record(
+        store,
+        &topical(BA_DINH_GOVERNMENT, PREMISES, 20, Some("premises"), "CENTRAL"),
+        Decision::New,
+        "premises",
+    )
+    .await;
+    let traffic = record(
+        store,
+        &topical(BA_DINH_GOVERNMENT, TRAFFIC, 30, None, HOME_AFFAIRS),
+        Decision::New,
+        "traffic",
+    )
+    .await;
+    let drainage = record(
+        store,
+        &topical(NGOC_HA_PARTY, DRAINAGE, 40, Some("staffing"), HOME_AFFAIRS),
+        Decision::New,
+        "drainage",
+    )
+    .await;
+    // Last active at 40 too: ties are broken by id, newest first.
+    let market = record(
+        store,
+        &topical(NGOC_HA_GOVERNMENT, MARKET, 40, None, HOME_AFFAIRS),
+        Decision::New,
+        "market",
+    )
+    .await;
+    // Two wards but one bloc.
+    let market_repeat = record(
+        store,
+        &topical(BA_DINH_GOVERNMENT, MARKET, 40, None, HOME_AFFAIRS),
+        link(&market, 1.0),
+        "market-repeat",
+    )
+    .await;
+    let repeat = record(
+        store,
+        &topical(NGOC_HA_PARTY, STAFFING, 50, Some("staffing"), HOME_AFFAIRS),
+        link(&staffing, 1.0),
+        "repeat",
+    )
+    .await;
+    store
+        .act_on_cluster(
+            premises.cluster_id,
+            ClusterStatus::Open,
+            &ClusterAction::Assign {
+                department: HOME_AFFAIRS.to_owned(),
+            },
+            HOME_AFFAIRS,
+            instant(60),
+            &officer_key("AssignCluster", "assign"),
+        )
+        .await
+        .expect("assigned");
+
+    let list = |organ: &'static str, status: Option<ClusterStatus>, before: Option<i64>, limit: u32| async move {
+        ids(&store
+            .list_recommendations(organ, status, before, limit)
+            .await
+            .expect("list"))
+    };
+    assert_eq!(
+        list(BA_DINH_COMMITTEE, None, None, 100).await,
+        [market_repeat.id, traffic.id, premises.id, staffing.id]
+    );
+    assert_eq!(
+        list(BA_DINH_COMMITTEE, None, None, 2).await,
+        [market_repeat.id, traffic.id]
+    );
+    assert_eq!(
+        list(BA_DINH_COMMITTEE, None, Some(premises.id), 100).await,
+        [staffing.id]
+    );
+    assert_eq!(
+        list(BA_DINH_COMMITTEE, Some(ClusterStatus::Assigned), None, 100).await,
+        [premises.id]
+    );
+    assert_eq!(
+        list(NGOC_HA_PARTY.organ, None, None, 100).await,
+        [repeat.id, drainage.id]
+    );
+    assert_eq!(
+        list(NGOC_HA_PARTY.organ, Some(ClusterStatus::Answered), None, 100).await,
+        Vec::<i64>::new()
+    );
+
+    let clusters = |filter: ClusterFilter, after: Option<(OffsetDateTime, i64)>, limit: u32| async move {
+        store
+            .list_clusters(&filter, after, limit)
+            .await
+            .expect("list")
+            .iter()
+            .map(|cluster| cluster.id)
+            .collect::<Vec<_>>()
+    };
+    let by_activity = [
+        staffing.cluster_id,
+        market.cluster_id,
+        drainage.cluster_id,
+        traffic.cluster_id,
+        premises.cluster_id,
+    ];
+    assert_eq!(clusters(ClusterFilter::default(), None, 100).await, by_activity);
+    assert_eq!(
+        clusters(ClusterFilter::default(), None, 2).await,
+        by_activity[..2]
+    );
+    assert_eq!(
+        clusters(
+            ClusterFilter::default(),
+            Some((instant(40), market.cluster_id)),
+            100
+        )
+        .await,
+        by_activity[2..],
+        "the page after a tie resumes within it"
+    );
+    assert_eq!(
+        clusters(
+            ClusterFilter {
+                status: Some(ClusterStatus::Assigned),
+                ..ClusterFilter::default()
+            },
+            None,
+            100
+        )
+        .await,
+        [premises.cluster_id]
+    );
+    assert_eq!(
+        clusters(
+            ClusterFilter {
+                topic: Some("staffing".to_owned()),
+                ..ClusterFilter::default()
+            },
+            None,
+            100
+        )
+        .await,
+        [staffing.cluster_id, drainage.cluster_id]
+    );
+    assert_eq!(
+        clusters(
+            ClusterFilter {
+                addressee: Some("CENTRAL".to_owned()),
+                ..ClusterFilter::default()
+            },
+            None,
+            100
+        )
+        .await,
+        [premises.cluster_id]
+    );
+    for filter in [
+        ClusterFilter {
+            min_distinct_blocs: 2,
+            ..ClusterFilter::default()
+        },
+        ClusterFilter {
+            topic: Some("staffing".to_owned()),
+            addressee: Some(HOME_AFFAIRS.to_owned()),
+            min_distinct_blocs: 2,
+            min_distinct_localities: 2,
+            status: Some(ClusterStatus::Open),
+        },
+    ] {
+        assert_eq!(
+            clusters(filter.clone(), None, 100).await,
+            [staffing.cluster_id],
+            "{filter:?}"
+        );
+    }
+    assert_eq!(
+        clusters(
+            ClusterFilter {
+                min_distinct_localities: 2,
+                ..ClusterFilter::default()
+            },
+            None,
+            100
+        )
+        .await,
+        [staffing.cluster_id, market.cluster_id]
+    );
+    assert_eq!(
+        clusters(
+            ClusterFilter {
+                min_distinct_blocs: 3,
+                ..ClusterFilter::default()
+            },
+            None,
+            100
+        )
+        .await,
+        Vec::<i64>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_of_one_text_end_in_one_cluster() {
+    let seeded = seeded().await;
+    let senders = [
+        BA_DINH_GOVERNMENT,
+        BA_DINH_FRONT,
+        NGOC_HA_PARTY,
+        NGOC_HA_GOVERNMENT,
+    ];
+    let outcomes = race((0..CONTENDERS).map(|index| {
+        let store = seeded.store.clone();
+        let sender = senders[usize::try_from(index).expect("small") % senders.len()];
+        async move {
+            let new = submission(sender, STAFFING, 10 + index);
+            // Joins whatever exact duplicate the store shows it, as the
+            // engine would; opens a cluster when shown none.
+            let exact_key = new.analysis.exact_key;
+            let decide = move |context: &DedupContext| {
+                context
+                    .candidates
+                    .iter()
+                    .find(|candidate| candidate.analysis.exact_key == exact_key)
+                    .map_or(Decision::New, |candidate| {
+                        Decision::Link(lienthong_dedup::ScoredCandidate {
+                            recommendation_id: candidate.recommendation_id,
+                            cluster_id: candidate.cluster_id,
+                            score: 1.0,
+                        })
+                    })
+            };
+            store
+                .record_recommendation(
+                    &new,
+                    &decide,
+                    50,
+                    &submission_key(sender.organ, &format!("race-{index}")),
+                )
+                .await
+        }
+    }))
+    .await;
+    let recorded: Vec<Recommendation> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("every submission is recorded"))
+        .collect();
+    let opened: Vec<&Recommendation> = recorded
+        .iter()
+        .filter(|recommendation| recommendation.outcome == DedupOutcome::NewCluster)
+        .collect();
+    assert_eq!(opened.len(), 1, "{recorded:?}");
+    let cluster_id = opened[0].cluster_id;
+    assert!(
+        recorded
+            .iter()
+            .all(|recommendation| recommendation.cluster_id == cluster_id
+                && (recommendation.outcome == DedupOutcome::NewCluster
+                    || recommendation.outcome == DedupOutcome::JoinedCluster)),
+        "{recorded:?}"
+    );
+    let cluster = seeded
+        .store
+        .get_cluster(cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!(i64::from(cluster.member_count), CONTENDERS);
+    assert_eq!(cluster.representative_id, opened[0].id);
+    assert_eq!(cluster.blocs, [Bloc::Party, Bloc::Government, Bloc::Front]);
+    let context = seeded
+        .store
+        .dedup_context(&ENGINE.analyze(STAFFING), 50)
+        .await
+        .expect("context");
+    assert_eq!(context.corpus.document_count, CONTENDERS.unsigned_abs());
+    assert_eq!(
+        seeded
+            .store
+            .list_clusters(&ClusterFilter::default(), None, 100)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
 }
