@@ -1,5 +1,6 @@
 //! Command-line arguments of `lienthong-bench`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,6 +23,15 @@ pub enum Command {
     /// Drive SubmitReport with 20-indicator reports from every commune organ
     /// and print reports/s and latency percentiles per database backend.
     SubmitReports(SubmitReportsArgs),
+    /// Cluster a synthetic corpus of recommendations with planted duplicates
+    /// in memory with the dedup engine, and the same texts with datasketch's
+    /// MinHash LSH in Python; print texts/s of both and the planted pairs
+    /// recovered.
+    ClusterBatch(ClusterBatchArgs),
+    /// Store a corpus of recommendations through the service, then drive
+    /// SubmitRecommendation over gRPC, one request at a time and with
+    /// several in flight, and print latency percentiles per backend.
+    SubmitRecommendations(SubmitRecommendationsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +63,70 @@ pub struct SubmitReportsArgs {
         hide_env_values = true
     )]
     pub postgres_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterBatchArgs {
+    /// Recommendations in the corpus.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Seed of the corpus generator; the same seed gives the same texts.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Skip the Python comparison.
+    #[arg(long)]
+    pub no_python: bool,
+    /// Virtual environment with datasketch, created when missing
+    /// [default: target/bench-venv in the workspace].
+    #[arg(long)]
+    pub python_venv: Option<PathBuf>,
+    /// Permutations of datasketch's MinHash.
+    #[arg(long, default_value_t = 128)]
+    pub num_perm: u32,
+    /// Jaccard threshold of datasketch's MinHashLSH.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Also write the corpus as labelled JSONL (`id`, `text`, `cluster`,
+    /// `kinds`), the format of `lienthong-dedup`'s `evaluate` example.
+    #[arg(long)]
+    pub write_corpus: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitRecommendationsArgs {
+    /// Recommendations stored before measuring, through the service with
+    /// the same dedup decision as a submission.
+    #[arg(long, default_value_t = 100_000)]
+    pub corpus: u32,
+    /// Submissions measured in each of the two phases (one in flight, then
+    /// `--concurrency` in flight), each a new text.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub requests: u32,
+    /// Requests in flight in the second measured phase, one connection each.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Submissions in flight while loading the corpus.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub load_concurrency: u32,
+    /// Seed of the corpus generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Which database to run on; `both` runs SQLite, then PostgreSQL.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    pub backend: BackendChoice,
+    /// PostgreSQL URL of an existing database, used only to create a fresh
+    /// database for the run and to drop it afterwards.
+    #[arg(
+        long,
+        env = "LIENTHONG_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
+    pub postgres_url: String,
+    /// Keep the databases afterwards and print where they are, to look into
+    /// query plans; they are yours to remove.
+    #[arg(long)]
+    pub keep_database: bool,
 }
 
 impl SubmitReportsArgs {
@@ -121,7 +195,9 @@ mod tests {
     #[test]
     fn defaults_match_the_documented_command() {
         let cli = Cli::parse_from(["lienthong-bench", "submit-reports"]);
-        let Command::SubmitReports(args) = cli.command;
+        let Command::SubmitReports(args) = cli.command else {
+            panic!("not submit-reports");
+        };
         assert_eq!(args.concurrency, 32);
         assert_eq!(args.connections(), 32);
         assert_eq!(args.duration, Duration::from_secs(20));
@@ -135,7 +211,31 @@ mod tests {
             "--connections",
             "9",
         ]);
-        let Command::SubmitReports(args) = cli.command;
+        let Command::SubmitReports(args) = cli.command else {
+            panic!("not submit-reports");
+        };
         assert_eq!(args.connections(), 4);
+    }
+
+    #[test]
+    fn the_dedup_benchmarks_default_to_a_corpus_of_100_000() {
+        let cli = Cli::parse_from(["lienthong-bench", "cluster-batch"]);
+        let Command::ClusterBatch(args) = cli.command else {
+            panic!("not cluster-batch");
+        };
+        assert_eq!((args.count, args.num_perm, args.no_python), (100_000, 128, false));
+        let cli = Cli::parse_from([
+            "lienthong-bench",
+            "submit-recommendations",
+            "--corpus",
+            "0",
+            "--backend",
+            "sqlite",
+        ]);
+        let Command::SubmitRecommendations(args) = cli.command else {
+            panic!("not submit-recommendations");
+        };
+        assert_eq!((args.corpus, args.requests, args.concurrency), (0, 1_000, 8));
+        assert_eq!(args.backend.backends(), vec![Backend::Sqlite]);
     }
 }

@@ -155,21 +155,31 @@ pub async fn drive(
     Ok(outcome)
 }
 
-async fn connect(address: SocketAddr) -> anyhow::Result<Channel> {
+pub(crate) async fn connect(address: SocketAddr) -> anyhow::Result<Channel> {
     Endpoint::from_shared(format!("http://{address}"))?
         .connect()
         .await
         .with_context(|| format!("connecting to the server at {address}"))
 }
 
-fn latency_histogram() -> anyhow::Result<Histogram<u64>> {
+pub(crate) fn latency_histogram() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, LATENCY_LIMIT_MICROS, 3).context("creating a latency histogram")
 }
 
 /// Adds `authorization: Bearer <token>` to every request, as a commune's
 /// system would.
 #[derive(Debug, Clone)]
-struct Bearer(MetadataValue<Ascii>);
+pub(crate) struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    pub(crate) fn new(token: &str) -> anyhow::Result<Bearer> {
+        Ok(Bearer(
+            format!("Bearer {token}")
+                .parse()
+                .context("a token is not valid header text")?,
+        ))
+    }
+}
 
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
@@ -186,11 +196,7 @@ struct OrganClient {
 
 impl OrganClient {
     fn new(submitter: &Submitter, channel: Channel) -> anyhow::Result<OrganClient> {
-        let bearer = Bearer(
-            format!("Bearer {}", submitter.token)
-                .parse()
-                .context("a token is not valid header text")?,
-        );
+        let bearer = Bearer::new(&submitter.token)?;
         Ok(OrganClient {
             organ_id: submitter.organ_id.clone(),
             reports: ReportServiceClient::with_interceptor(channel, bearer),

@@ -7,12 +7,25 @@
 //! PostgreSQL, and prints reports/s and latency percentiles side by side.
 //! Any failed request fails the run, and so does a count of stored reports
 //! that differs from the acknowledged ones.
+//!
+//! `cargo run --release -p lienthong-bench -- cluster-batch --count 100000`
+//! clusters a synthetic corpus of recommendations with planted duplicates
+//! with the dedup engine, and the same texts with datasketch's MinHash LSH
+//! in Python (installed into `target/bench-venv` when missing), and prints
+//! texts/s of both and the planted pairs each recovered.
+//!
+//! `cargo run --release -p lienthong-bench -- submit-recommendations --corpus 100000`
+//! stores that many recommendations, then measures SubmitRecommendation
+//! latency over gRPC on SQLite and PostgreSQL.
 #![allow(clippy::print_stdout, reason = "printing results is what a benchmark is for")]
 
 mod cli;
+mod cluster_batch;
+mod corpus;
 mod load;
 mod report;
 mod setup;
+mod submit_recommendations;
 mod workload;
 
 use std::process::ExitCode;
@@ -49,6 +62,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::SubmitReports(arguments) => submit_reports(&arguments).await,
+            // CPU-bound and single-threaded, like the Python side it is
+            // compared with; the runtime is idle meanwhile.
+            Command::ClusterBatch(arguments) => cluster_batch::run(&arguments),
+            Command::SubmitRecommendations(arguments) => submit_recommendations::run(&arguments).await,
         }
     });
     match result {

@@ -77,19 +77,34 @@ const HEADERS: [&str; 12] = [
 ];
 
 pub fn print_table(rows: &[Row]) {
-    let cells: Vec<[String; 12]> = rows.iter().map(cells).collect();
-    let widths: Vec<usize> = (0..HEADERS.len())
+    let cells: Vec<Vec<String>> = rows.iter().map(|row| cells(row).to_vec()).collect();
+    println!();
+    print_rows(&HEADERS, &cells);
+}
+
+/// A table: a header line, a rule, then one line per row; the first column
+/// left-aligned, the others right-aligned.
+pub fn print_rows(headers: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..headers.len())
         .map(|column| {
-            cells
-                .iter()
-                .map(|row| row[column].chars().count())
-                .chain([HEADERS[column].len()])
+            rows.iter()
+                .filter_map(|row| row.get(column))
+                .map(|cell| cell.chars().count())
+                .chain([headers[column].chars().count()])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    println!();
-    println!("{}", line(HEADERS.map(str::to_owned).as_slice(), &widths));
+    println!(
+        "{}",
+        line(
+            &headers
+                .iter()
+                .map(|header| (*header).to_owned())
+                .collect::<Vec<_>>(),
+            &widths
+        )
+    );
     println!(
         "{}",
         line(
@@ -97,7 +112,7 @@ pub fn print_table(rows: &[Row]) {
             &widths
         )
     );
-    for row in &cells {
+    for row in rows {
         println!("{}", line(row, &widths));
     }
 }
@@ -106,7 +121,8 @@ pub fn print_table(rows: &[Row]) {
 fn line(cells: &[String], widths: &[usize]) -> String {
     let mut text = String::new();
     for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        // Writing to a String cannot fail.
+        // Writing to a String cannot fail. Widths count characters, as
+        // `{:width$}` pads by characters.
         let _ = if index == 0 {
             write!(text, "{cell:<width$}")
         } else {

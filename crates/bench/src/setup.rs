@@ -102,6 +102,22 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Leaves the database in place and says where it is.
+    pub fn keep(self) -> String {
+        match self.place {
+            Place::Sqlite(directory) => {
+                let kept = directory.keep();
+                format!("{} (remove {} when done)", self.url, kept.display())
+            }
+            Place::Postgres { name, .. } => format!(
+                "{} (DROP DATABASE {name} when done)",
+                lienthong::config::redact_password(&self.url)
+            ),
+        }
+    }
+}
+
 async fn admin_execute(admin_url: &str, statement: &str) -> anyhow::Result<()> {
     let redacted = lienthong::config::redact_password(admin_url);
     // DROP DATABASE … WITH (FORCE) takes seconds while it ends the pool's
