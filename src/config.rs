@@ -17,6 +17,7 @@ const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 8;
+const DEFAULT_ANALYTICS_MAX_ROWS: usize = 10_000;
 
 /// Settings as given on the command line or in the environment; `None` when not given.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,9 @@ pub struct ConfigFile {
     pub request_timeout_seconds: Option<u64>,
     /// Most database connections the server holds open.
     pub database_max_connections: Option<u32>,
+    /// Most rows AggregateIndicators returns; longer results fail with
+    /// RESOURCE_EXHAUSTED and are streamed instead.
+    pub analytics_max_rows: Option<usize>,
     /// Thresholds of recommendation deduplication (`[dedup]` table); every
     /// key must be given. The defaults are the ones the offline
     /// `recommendations cluster` command uses.
@@ -63,6 +67,7 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     pub request_timeout: Duration,
     pub database_max_connections: u32,
+    pub analytics_max_rows: usize,
     pub dedup: DedupConfig,
 }
 
@@ -88,6 +93,7 @@ impl ServerConfig {
             database_max_connections: file
                 .database_max_connections
                 .unwrap_or(DEFAULT_DATABASE_MAX_CONNECTIONS),
+            analytics_max_rows: file.analytics_max_rows.unwrap_or(DEFAULT_ANALYTICS_MAX_ROWS),
             dedup: file.dedup.unwrap_or_default(),
         })
     }
@@ -102,6 +108,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_message_bytes", &self.max_message_bytes)
             .field("request_timeout", &self.request_timeout)
             .field("database_max_connections", &self.database_max_connections)
+            .field("analytics_max_rows", &self.analytics_max_rows)
             .field("dedup", &self.dedup)
             .finish()
     }
@@ -147,6 +154,14 @@ mod tests {
         assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(defaults.dedup, DedupConfig::default());
+        assert_eq!(defaults.analytics_max_rows, DEFAULT_ANALYTICS_MAX_ROWS);
+    }
+
+    #[test]
+    fn the_analytics_row_limit_comes_from_the_file() {
+        let file: ConfigFile = toml::from_str("analytics_max_rows = 250\n").expect("valid toml");
+        let resolved = ServerConfig::resolve(ServerOverrides::default(), file).expect("resolves");
+        assert_eq!(resolved.analytics_max_rows, 250);
     }
 
     #[test]

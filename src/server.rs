@@ -18,8 +18,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::ServerConfig;
 use crate::grpc::auth::AuthLayer;
-use crate::grpc::{DirectoryApi, FormApi, RecommendationApi, ReportApi, ResolutionApi};
+use crate::grpc::{AnalyticsApi, DirectoryApi, FormApi, RecommendationApi, ReportApi, ResolutionApi};
 use crate::proto;
+use crate::proto::analytics_service_server::AnalyticsServiceServer;
 use crate::proto::directory_service_server::DirectoryServiceServer;
 use crate::proto::form_service_server::FormServiceServer;
 use crate::proto::recommendation_service_server::RecommendationServiceServer;
@@ -27,12 +28,13 @@ use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::resolution_service_server::ResolutionServiceServer;
 
 /// Fully qualified names of the lienthong services, for health checks.
-pub const SERVICE_NAMES: [&str; 5] = [
+pub const SERVICE_NAMES: [&str; 6] = [
     "lienthong.v1.DirectoryService",
     "lienthong.v1.FormService",
     "lienthong.v1.ReportService",
     "lienthong.v1.RecommendationService",
     "lienthong.v1.ResolutionService",
+    "lienthong.v1.AnalyticsService",
 ];
 
 /// Serves on `listener` until `shutdown` completes, then drains.
@@ -90,6 +92,14 @@ pub async fn serve(
             ResolutionServiceServer::new(ResolutionApi::new(services.resolutions.clone()))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
+        )
+        .add_service(
+            AnalyticsServiceServer::new(AnalyticsApi::new(
+                services.analytics.clone(),
+                config.analytics_max_rows,
+            ))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
         );
 
     let address = listener.local_addr().context("listener address")?;

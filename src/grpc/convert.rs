@@ -198,7 +198,7 @@ fn value_type_to_proto(value_type: ValueType) -> proto::ValueType {
     }
 }
 
-fn aggregation_to_proto(aggregation: Aggregation) -> proto::Aggregation {
+pub fn aggregation_to_proto(aggregation: Aggregation) -> proto::Aggregation {
     match aggregation {
         Aggregation::Sum => proto::Aggregation::Sum,
         Aggregation::Avg => proto::Aggregation::Avg,

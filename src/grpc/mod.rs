@@ -2,6 +2,7 @@
 //! a few lines of convert → call the domain → convert back. `Status` values
 //! are made only here (see [`status::to_status`]).
 
+mod analytics;
 pub mod auth;
 pub mod convert;
 mod directory;
@@ -11,6 +12,7 @@ mod reports;
 mod resolutions;
 pub mod status;
 
+pub use analytics::AnalyticsApi;
 pub use directory::DirectoryApi;
 pub use forms::FormApi;
 pub use recommendations::RecommendationApi;

@@ -41,6 +41,11 @@ pub fn to_status(error: Error) -> Status {
             description.clone(),
             ErrorDetails::with_precondition_failure_violation(violation_type, subject, description),
         ),
+        Error::ResourceExhausted { subject, description } => Status::with_error_details(
+            Code::ResourceExhausted,
+            description.clone(),
+            ErrorDetails::with_quota_failure_violation(subject, description),
+        ),
         Error::Unauthenticated(reason) => Status::unauthenticated(reason),
         Error::PermissionDenied(reason) => Status::permission_denied(reason),
         Error::Internal(detail) => {

@@ -113,6 +113,10 @@ pub enum Error {
         subject: String,
         description: String,
     },
+    /// The answer would exceed a limit of the server; `subject` names the
+    /// limit, `description` says how to ask for less.
+    #[error("resource exhausted: {description}")]
+    ResourceExhausted { subject: String, description: String },
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),
     #[error("permission denied: {0}")]

@@ -2,6 +2,7 @@
 //! Each method takes the calling [`Principal`] and enforces who may do what
 //! before touching the store.
 
+mod analytics;
 mod directory;
 mod forms;
 mod recommendations;
@@ -16,6 +17,11 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
+pub use analytics::{
+    AggregateQuery, AggregateRow, Aggregates, AnalyticsService, DEFAULT_Z_SCORE_THRESHOLD, GroupDimension,
+    MAX_RANGE_PERIODS, MAX_ROWS_SETTING, OUTLIER_PAGES, Outlier, OutlierReason, OutliersQuery, RATE_PAGES,
+    RatesQuery, ReportingRate, ReportingRates,
+};
 pub use directory::DirectoryService;
 pub use forms::FormService;
 pub use recommendations::{
@@ -47,6 +53,7 @@ pub fn system_clock() -> Clock {
 /// All use cases over one store.
 #[derive(Clone, Debug)]
 pub struct Services {
+    pub analytics: AnalyticsService,
     pub directory: DirectoryService,
     pub forms: FormService,
     pub reports: ReportService,
@@ -64,6 +71,7 @@ impl Services {
     /// Use cases with a configured dedup engine.
     pub fn with_engine(store: Arc<dyn Store>, clock: Clock, engine: Arc<Engine>) -> Services {
         Services {
+            analytics: AnalyticsService::new(store.clone(), clock.clone()),
             directory: DirectoryService::new(store.clone()),
             forms: FormService::new(store.clone(), clock.clone()),
             reports: ReportService::new(store.clone(), clock.clone()),

@@ -692,33 +692,40 @@ impl ReportService {
 
     /// A published version of a form; `version` 0 means the latest.
     async fn form_version(&self, form_code: &str, version: u32) -> Result<FormVersion> {
-        let version = if version == 0 {
-            let form = self
-                .store
-                .get_form(form_code)
-                .await?
-                .ok_or_else(|| Error::not_found(ResourceKind::Form, form_code))?;
-            if form.latest_version == 0 {
-                return Err(Error::FailedPrecondition {
-                    violation_type: "FORM_NOT_PUBLISHED",
-                    subject: format!("forms/{form_code}"),
-                    description: format!("form {form_code} has no published version yet"),
-                });
-            }
-            form.latest_version
-        } else {
-            version
-        };
-        self.store
-            .get_form_version(form_code, version)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(
-                    ResourceKind::FormVersion,
-                    format!("forms/{form_code}/versions/{version}"),
-                )
-            })
+        published_version(self.store.as_ref(), form_code, version).await
     }
+}
+
+/// A published version of a form; `version` 0 means the latest. `NotFound`
+/// for an unknown form or version, `FailedPrecondition` for a form never
+/// published.
+pub(super) async fn published_version(
+    store: &dyn Store,
+    form_code: &str,
+    version: u32,
+) -> Result<FormVersion> {
+    let form = store
+        .get_form(form_code)
+        .await?
+        .ok_or_else(|| Error::not_found(ResourceKind::Form, form_code))?;
+    let version = if version == 0 {
+        if form.latest_version == 0 {
+            return Err(Error::FailedPrecondition {
+                violation_type: "FORM_NOT_PUBLISHED",
+                subject: format!("forms/{form_code}"),
+                description: format!("form {form_code} has no published version yet"),
+            });
+        }
+        form.latest_version
+    } else {
+        version
+    };
+    store.get_form_version(form_code, version).await?.ok_or_else(|| {
+        Error::not_found(
+            ResourceKind::FormVersion,
+            format!("forms/{form_code}/versions/{version}"),
+        )
+    })
 }
 
 /// Resource name of a report.
@@ -757,16 +764,27 @@ fn check_narrative(narrative: &str, violations: &mut Violations) {
 
 /// Parses a period id and checks it fits the form's periodicity.
 fn parse_period_for(definition: &FormDefinition, text: &str, violations: &mut Violations) -> Option<Period> {
+    parse_period_field(definition, "period", text, violations)
+}
+
+/// Parses the period id in request field `field` and checks it fits the
+/// form's periodicity.
+pub(super) fn parse_period_field(
+    definition: &FormDefinition,
+    field: &str,
+    text: &str,
+    violations: &mut Violations,
+) -> Option<Period> {
     let period = match text.parse::<Period>() {
         Ok(period) => period,
         Err(error) => {
-            violations.add("period", error.to_string());
+            violations.add(field, error.to_string());
             return None;
         }
     };
     if period.periodicity() != definition.periodicity {
         violations.add(
-            "period",
+            field,
             format!(
                 "{period} is not a {:?} period, as this form needs",
                 definition.periodicity
@@ -808,7 +826,7 @@ fn check_period(
 }
 
 /// The periods of a periodic form whose cut-off window has opened by `today`.
-fn periods_started_by(definition: &FormDefinition, today: time::Date) -> Vec<Period> {
+pub(super) fn periods_started_by(definition: &FormDefinition, today: time::Date) -> Vec<Period> {
     let Some(first) = definition.first_period else {
         return Vec::new();
     };
