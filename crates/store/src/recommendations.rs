@@ -904,6 +904,29 @@ impl RecommendationStore for SqlStore {
             at,
         )
         .await?;
+        if let Some(target) = confirm {
+            // The domain checked the suggestion before this transaction; a
+            // merge since may have emptied that cluster (merges redirect
+            // suggestions to their target), so check again under the lock.
+            let still_suggested: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM recommendation_suggestions s JOIN clusters c ON c.id = s.suggested_cluster_id \
+                 WHERE s.recommendation_id = $1 AND s.suggested_cluster_id = $2 AND c.member_count > 0",
+            )
+            .bind(recommendation_id)
+            .bind(target)
+            .fetch_one(&mut *transaction)
+            .await
+            .or_database_failure("checking a review suggestion")?;
+            if still_suggested == 0 {
+                return Err(Error::FailedPrecondition {
+                    violation_type: "SUGGESTION_CHANGED",
+                    subject: format!("clusters/{target}"),
+                    description: "the suggested cluster changed meanwhile (merged or settled); read the \
+                                  recommendation again"
+                        .to_owned(),
+                });
+            }
+        }
         let cleared = sqlx::query("DELETE FROM recommendation_suggestions WHERE recommendation_id = $1")
             .bind(recommendation_id)
             .execute(&mut *transaction)

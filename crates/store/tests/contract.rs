@@ -3672,3 +3672,93 @@ async fn concurrent_submissions_of_one_text_end_in_one_cluster() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_review_cannot_confirm_into_a_cluster_merged_away_meanwhile() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let merged_away = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "merged-away",
+    )
+    .await;
+    let survivor = record(
+        store,
+        &submission(BA_DINH_FRONT, PREMISES, 20),
+        Decision::New,
+        "survivor",
+    )
+    .await;
+    let pending = record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 30),
+        review(&[(&merged_away, 0.45)]),
+        "pending",
+    )
+    .await;
+    // The officer read the review offering `merged_away`; another officer
+    // merges that cluster away before the confirmation arrives.
+    store
+        .merge_clusters(
+            expect(survivor.cluster_id, ClusterStatus::Open),
+            expect(merged_away.cluster_id, ClusterStatus::Open),
+            HOME_AFFAIRS,
+            instant(40),
+            &officer_key("MergeClusters", "merge"),
+        )
+        .await
+        .expect("merged");
+    let refused = store
+        .resolve_review(
+            pending.id,
+            Some(merged_away.cluster_id),
+            HOME_AFFAIRS,
+            instant(50),
+            &officer_key("ResolveReview", "late"),
+        )
+        .await
+        .expect_err("the suggested cluster is gone");
+    assert!(
+        matches!(
+            refused,
+            Error::FailedPrecondition {
+                violation_type: "SUGGESTION_CHANGED",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    let emptied = store
+        .get_cluster(merged_away.cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!(emptied.member_count, 0, "nothing moved into the emptied cluster");
+    let unchanged = store
+        .get_recommendation(pending.id)
+        .await
+        .expect("get")
+        .expect("recommendation");
+    assert_eq!(unchanged.cluster_id, pending.cluster_id);
+    assert_eq!(
+        unchanged
+            .pending_suggestions
+            .iter()
+            .map(|suggestion| suggestion.cluster_id)
+            .collect::<Vec<_>>(),
+        [survivor.cluster_id],
+        "the merge redirected the suggestion, and the refusal kept it"
+    );
+    store
+        .resolve_review(
+            pending.id,
+            Some(survivor.cluster_id),
+            HOME_AFFAIRS,
+            instant(60),
+            &officer_key("ResolveReview", "fresh"),
+        )
+        .await
+        .expect("confirmed into the redirected suggestion");
+}
