@@ -18,23 +18,27 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::ServerConfig;
 use crate::grpc::auth::AuthLayer;
-use crate::grpc::{AnalyticsApi, DirectoryApi, FormApi, RecommendationApi, ReportApi, ResolutionApi};
+use crate::grpc::{
+    AnalyticsApi, DirectoryApi, DossierApi, FormApi, RecommendationApi, ReportApi, ResolutionApi,
+};
 use crate::proto;
 use crate::proto::analytics_service_server::AnalyticsServiceServer;
 use crate::proto::directory_service_server::DirectoryServiceServer;
+use crate::proto::dossier_service_server::DossierServiceServer;
 use crate::proto::form_service_server::FormServiceServer;
 use crate::proto::recommendation_service_server::RecommendationServiceServer;
 use crate::proto::report_service_server::ReportServiceServer;
 use crate::proto::resolution_service_server::ResolutionServiceServer;
 
 /// Fully qualified names of the lienthong services, for health checks.
-pub const SERVICE_NAMES: [&str; 6] = [
+pub const SERVICE_NAMES: [&str; 7] = [
     "lienthong.v1.DirectoryService",
     "lienthong.v1.FormService",
     "lienthong.v1.ReportService",
     "lienthong.v1.RecommendationService",
     "lienthong.v1.ResolutionService",
     "lienthong.v1.AnalyticsService",
+    "lienthong.v1.DossierService",
 ];
 
 /// Serves on `listener` until `shutdown` completes, then drains.
@@ -100,6 +104,11 @@ pub async fn serve(
             ))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
+        )
+        .add_service(
+            DossierServiceServer::new(DossierApi::new(services.dossier.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
         );
 
     let address = listener.local_addr().context("listener address")?;

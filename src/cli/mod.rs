@@ -17,6 +17,7 @@ macro_rules! say {
 
 mod admin;
 mod client;
+mod dossier;
 mod recommendations;
 
 use std::net::SocketAddr;
@@ -58,6 +59,9 @@ enum Command {
     /// Cluster recommendations offline, re-index them, import them through a server.
     #[command(subcommand)]
     Recommendations(recommendations::RecommendationsCommand),
+    /// Build the recommendations dossier for the central government.
+    #[command(subcommand)]
+    Dossier(dossier::DossierCommand),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Obligations(arguments) => client::obligations(arguments).await,
         Command::Completeness(arguments) => client::completeness(arguments).await,
         Command::Recommendations(command) => recommendations::run(command).await,
+        Command::Dossier(command) => dossier::run(command).await,
     }
 }
 

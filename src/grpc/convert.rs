@@ -9,7 +9,8 @@ use lienthong_domain::form::{
 };
 use lienthong_domain::period::{Periodicity, WindowRule};
 use lienthong_domain::recommendation::{
-    Cluster, ClusterAnswer, ClusterDecision, ClusterStatus, DedupOutcome, Recommendation, RecommendationEvent,
+    Cluster, ClusterAnswer, ClusterDecision, ClusterStatus, DedupOutcome, RankedCluster, Recommendation,
+    RecommendationEvent,
 };
 use lienthong_domain::report::{
     IndicatorValue, RawValue, Report, ReportRevision, ReportStatus, ReviewDecision, Value, ValueInput,
@@ -710,6 +711,19 @@ pub fn cluster_to_proto(cluster: Cluster, members: Vec<Recommendation>) -> proto
         first_seen_time: Some(timestamp(cluster.first_seen)),
         last_seen_time: Some(timestamp(cluster.last_seen)),
         members: members.into_iter().map(recommendation_to_proto).collect(),
+    }
+}
+
+pub fn ranked_cluster_to_proto(ranked: RankedCluster) -> proto::RankedCluster {
+    proto::RankedCluster {
+        recommendations_in_range: count(ranked.members_in_span),
+        locality_codes_in_range: ranked.localities_in_span,
+        blocs_in_range: ranked
+            .blocs_in_span
+            .into_iter()
+            .map(|bloc| bloc_to_proto(bloc).into())
+            .collect(),
+        cluster: Some(cluster_to_proto(ranked.cluster, Vec::new())),
     }
 }
 

@@ -6,6 +6,7 @@ mod analytics;
 pub mod auth;
 pub mod convert;
 mod directory;
+mod dossier;
 mod forms;
 mod recommendations;
 mod reports;
@@ -14,6 +15,7 @@ pub mod status;
 
 pub use analytics::AnalyticsApi;
 pub use directory::DirectoryApi;
+pub use dossier::DossierApi;
 pub use forms::FormApi;
 pub use recommendations::RecommendationApi;
 pub use reports::ReportApi;

@@ -14,7 +14,7 @@ use lienthong::proto::form_service_client::FormServiceClient;
 use lienthong::proto::report_service_client::ReportServiceClient;
 use lienthong_domain::auth::Role;
 use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
-use lienthong_domain::service::{Services, TokenService, system_clock};
+use lienthong_domain::service::{Clock, Services, TokenService, system_clock};
 use lienthong_domain::store::Store;
 use lienthong_store::testing::TestDatabase;
 use tokio::sync::oneshot;
@@ -53,8 +53,33 @@ impl Interceptor for Bearer {
 
 pub type Authorised = InterceptedService<Channel, Bearer>;
 
+/// A clock a test sets by hand, for data whose dates must not depend on the
+/// day the test runs.
+#[derive(Clone)]
+pub struct ManualClock(Arc<std::sync::Mutex<time::OffsetDateTime>>);
+
+impl ManualClock {
+    pub fn at(instant: time::OffsetDateTime) -> ManualClock {
+        ManualClock(Arc::new(std::sync::Mutex::new(instant)))
+    }
+
+    pub fn set(&self, instant: time::OffsetDateTime) {
+        *self.0.lock().expect("clock lock") = instant;
+    }
+
+    pub fn clock(&self) -> Clock {
+        let instant = self.0.clone();
+        Arc::new(move || *instant.lock().expect("clock lock"))
+    }
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_with_clock(system_clock()).await
+    }
+
+    /// A server whose services read time from `clock`.
+    pub async fn start_with_clock(clock: Clock) -> TestServer {
         // Server logs show up with a failing test's output (RUST_LOG to change).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -82,7 +107,7 @@ impl TestServer {
             ConfigFile::default(),
         )
         .expect("config");
-        let services = Services::new(store.clone(), system_clock());
+        let services = Services::new(store.clone(), clock);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             lienthong::server::serve(&config, services, listener, async {

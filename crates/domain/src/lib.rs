@@ -6,6 +6,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod directory;
+pub mod dossier;
 pub mod error;
 pub mod form;
 pub mod paging;

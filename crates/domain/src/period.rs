@@ -300,6 +300,20 @@ impl Period {
         candidate.is_valid().then_some(candidate)
     }
 
+    /// The instants from the start of `self`'s first calendar day to the end
+    /// of `last`'s last calendar day, Vietnam time, as a half-open
+    /// `[start, end)`: what was received "in" a range of periods.
+    pub fn calendar_span(&self, last: Period) -> (OffsetDateTime, OffsetDateTime) {
+        let start = self.cutoff_window(WindowRule::Calendar).start;
+        let end = last.cutoff_window(WindowRule::Calendar).end;
+        let at_midnight = |date: Date| OffsetDateTime::new_in_offset(date, Time::MIDNIGHT, VIETNAM_OFFSET);
+        let end = match end.next_day() {
+            Some(following_day) => at_midnight(following_day),
+            None => OffsetDateTime::new_in_offset(end, Time::MAX, VIETNAM_OFFSET),
+        };
+        (at_midnight(start), end)
+    }
+
     /// Periods of the same periodicity from `self` to `last` inclusive, in
     /// chronological order; empty if `last` comes before `self` or the two
     /// have different periodicities. Out-of-range fields are clamped first.

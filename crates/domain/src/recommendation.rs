@@ -229,6 +229,38 @@ pub struct ClusterFilter {
     pub min_distinct_localities: u32,
 }
 
+/// Which clusters to rank, by the recommendations received in a span of
+/// time: a cluster counts the members submitted in `[from, until)` only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterRanking {
+    pub from: OffsetDateTime,
+    pub until: OffsetDateTime,
+    pub status: Option<ClusterStatus>,
+    /// Any of these topics; all topics when empty.
+    pub topics: Vec<String>,
+    pub addressee: Option<String>,
+    pub min_distinct_localities: u32,
+}
+
+/// A cluster with the support it received in the ranked span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankedCluster {
+    pub cluster: Cluster,
+    /// Members submitted in the span.
+    pub members_in_span: u32,
+    /// Distinct localities and blocs of those members, sorted.
+    pub localities_in_span: Vec<String>,
+    pub blocs_in_span: Vec<Bloc>,
+}
+
+/// How many recommendations of a bloc got one dedup outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeCount {
+    pub bloc: Bloc,
+    pub outcome: DedupOutcome,
+    pub count: u64,
+}
+
 /// A decision recorded on a cluster; each also becomes an event for the
 /// recommendations it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -332,6 +364,12 @@ pub trait RecommendationStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Recommendation>>;
     async fn get_cluster(&self, id: i64) -> Result<Option<Cluster>>;
+    /// Clusters with members submitted in the ranking's span, most distinct
+    /// localities first, then most distinct blocs, then the oldest cluster.
+    async fn rank_clusters(&self, ranking: &ClusterRanking, limit: u32) -> Result<Vec<RankedCluster>>;
+    /// Recommendations submitted in `[from, until)` by bloc and dedup outcome
+    /// (the outcome when submitted); pairs with no recommendation are left out.
+    async fn count_outcomes(&self, from: OffsetDateTime, until: OffsetDateTime) -> Result<Vec<OutcomeCount>>;
     /// Members of a cluster, oldest first.
     async fn cluster_members(&self, cluster_id: i64) -> Result<Vec<Recommendation>>;
     /// Clusters, most recently active first, after the given (last_seen, id) key.

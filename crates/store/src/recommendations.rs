@@ -12,8 +12,9 @@ use lienthong_domain::directory::Bloc;
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
     AnalyzeFn, Cluster, ClusterAction, ClusterAnswer, ClusterDecision, ClusterExpectation, ClusterFilter,
-    ClusterStatus, CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation, Recommendation,
-    RecommendationEvent, RecommendationStore, StoredCandidate, Suggestion,
+    ClusterRanking, ClusterStatus, CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation,
+    OutcomeCount, RankedCluster, Recommendation, RecommendationEvent, RecommendationStore, StoredCandidate,
+    Suggestion,
 };
 use lienthong_domain::store::IdempotencyKey;
 use lienthong_domain::{Error, Result};
@@ -48,6 +49,25 @@ const CLUSTER_SELECT: &str = "SELECT c.id, c.status, c.representative_id, r.text
 /// A 64-bit hash stored in a signed column, bit for bit.
 fn to_storage_hash(hash: u64) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// Sorted distinct localities and blocs of (locality, bloc) rows; blocs in
+/// their declared order.
+fn distinct_localities_and_blocs(rows: Vec<(String, String)>) -> Result<(Vec<String>, Vec<Bloc>)> {
+    let mut locality_codes: Vec<String> = Vec::new();
+    let mut blocs: Vec<Bloc> = Vec::new();
+    for (locality_code, bloc) in rows {
+        if !locality_codes.contains(&locality_code) {
+            locality_codes.push(locality_code);
+        }
+        let bloc = from_storage_name(&bloc, Bloc::parse, "bloc")?;
+        if !blocs.contains(&bloc) {
+            blocs.push(bloc);
+        }
+    }
+    locality_codes.sort();
+    blocs.sort_by_key(|bloc| Bloc::ALL.iter().position(|known| known == bloc));
+    Ok((locality_codes, blocs))
 }
 
 #[derive(sqlx::FromRow)]
@@ -448,19 +468,7 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await
             .or_database_failure("reading cluster members")?;
-            let mut locality_codes: Vec<String> = Vec::new();
-            let mut blocs: Vec<Bloc> = Vec::new();
-            for (locality_code, bloc) in members {
-                if !locality_codes.contains(&locality_code) {
-                    locality_codes.push(locality_code);
-                }
-                let bloc = from_storage_name(&bloc, Bloc::parse, "bloc")?;
-                if !blocs.contains(&bloc) {
-                    blocs.push(bloc);
-                }
-            }
-            locality_codes.sort();
-            blocs.sort_by_key(|bloc| Bloc::ALL.iter().position(|known| known == bloc));
+            let (locality_codes, blocs) = distinct_localities_and_blocs(members)?;
             clusters.push(row.into_cluster(locality_codes, blocs)?);
         }
         Ok(clusters)
@@ -748,6 +756,91 @@ impl RecommendationStore for SqlStore {
             .await
             .or_database_failure("reading cluster members")?;
         self.recommendations_from(rows).await
+    }
+
+    async fn rank_clusters(&self, ranking: &ClusterRanking, limit: u32) -> Result<Vec<RankedCluster>> {
+        let from = to_storage_micros(ranking.from)?;
+        let until = to_storage_micros(ranking.until)?;
+        let mut query = NumberedQuery::new(
+            "SELECT r.cluster_id, COUNT(DISTINCT r.locality_code) AS localities, \
+             COUNT(DISTINCT r.bloc) AS blocs, c.first_seen \
+             FROM recommendations r JOIN clusters c ON c.id = r.cluster_id",
+        );
+        query.push_condition("r.submitted_at >= {}", from)?;
+        query.push_condition("r.submitted_at < {}", until)?;
+        if let Some(status) = ranking.status {
+            query.push_condition("c.status = {}", status.as_str())?;
+        }
+        if !ranking.topics.is_empty() {
+            query.push_condition_in("c.topic IN ({})", ranking.topics.iter().map(String::as_str))?;
+        }
+        if let Some(addressee) = &ranking.addressee {
+            query.push_condition("c.addressee = {}", addressee.as_str())?;
+        }
+        query.push_sql(" GROUP BY r.cluster_id, c.first_seen");
+        if ranking.min_distinct_localities > 0 {
+            query
+                .push_sql(" HAVING COUNT(DISTINCT r.locality_code) >= ")
+                .push_bind(i64::from(ranking.min_distinct_localities))?;
+        }
+        query.push_order_and_limit(
+            "localities DESC, blocs DESC, c.first_seen ASC, r.cluster_id ASC",
+            limit,
+        )?;
+        let (sql, arguments) = query.into_parts();
+        let ranked: Vec<(i64, i64, i64, i64)> = sqlx::query_as_with(sql, arguments)
+            .fetch_all(&self.pool)
+            .await
+            .or_database_failure("ranking clusters")?;
+        let mut clusters = Vec::with_capacity(ranked.len());
+        for (cluster_id, _, _, _) in ranked {
+            let cluster = self
+                .get_cluster(cluster_id)
+                .await?
+                .ok_or_else(|| corrupt_stored_data(&format!("ranked cluster {cluster_id} vanished")))?;
+            let members: Vec<(String, String)> = sqlx::query_as(
+                "SELECT locality_code, bloc FROM recommendations \
+                 WHERE cluster_id = $1 AND submitted_at >= $2 AND submitted_at < $3",
+            )
+            .bind(cluster_id)
+            .bind(from)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await
+            .or_database_failure("reading the members of a ranked cluster")?;
+            let members_in_span = u32::try_from(members.len())
+                .map_err(|_| corrupt_stored_data(&format!("cluster {cluster_id} has too many members")))?;
+            let (localities_in_span, blocs_in_span) = distinct_localities_and_blocs(members)?;
+            clusters.push(RankedCluster {
+                cluster,
+                members_in_span,
+                localities_in_span,
+                blocs_in_span,
+            });
+        }
+        Ok(clusters)
+    }
+
+    async fn count_outcomes(&self, from: OffsetDateTime, until: OffsetDateTime) -> Result<Vec<OutcomeCount>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT bloc, outcome, COUNT(*) FROM recommendations \
+             WHERE submitted_at >= $1 AND submitted_at < $2 GROUP BY bloc, outcome",
+        )
+        .bind(to_storage_micros(from)?)
+        .bind(to_storage_micros(until)?)
+        .fetch_all(&self.pool)
+        .await
+        .or_database_failure("counting dedup outcomes")?;
+        rows.into_iter()
+            .map(|(bloc, outcome, count)| {
+                Ok(OutcomeCount {
+                    bloc: from_storage_name(&bloc, Bloc::parse, "bloc")?,
+                    outcome: from_storage_name(&outcome, DedupOutcome::parse, "outcome")?,
+                    count: u64::try_from(count)
+                        .map_err(|_| corrupt_stored_data(&format!("negative count {count}")))?,
+                })
+            })
+            .collect()
     }
 
     async fn list_clusters(

@@ -4,6 +4,7 @@
 
 mod analytics;
 mod directory;
+mod dossier;
 mod forms;
 mod recommendations;
 mod reports;
@@ -23,6 +24,10 @@ pub use analytics::{
     RatesQuery, ReportingRate, ReportingRates,
 };
 pub use directory::DirectoryService;
+pub use dossier::{
+    AnsweredMatches, BlocMatches, DEFAULT_RANKED_CLUSTERS, DossierQuery, DossierService, MAX_DOSSIER_MATTERS,
+    MAX_RANKED_CLUSTERS, PeriodMatches, RankClustersQuery,
+};
 pub use forms::FormService;
 pub use recommendations::{
     RecommendationService, RecommendationView, SimilarRecommendation, SubmitRecommendation, cluster_name,
@@ -55,6 +60,7 @@ pub fn system_clock() -> Clock {
 pub struct Services {
     pub analytics: AnalyticsService,
     pub directory: DirectoryService,
+    pub dossier: DossierService,
     pub forms: FormService,
     pub reports: ReportService,
     pub recommendations: RecommendationService,
@@ -73,6 +79,7 @@ impl Services {
         Services {
             analytics: AnalyticsService::new(store.clone(), clock.clone()),
             directory: DirectoryService::new(store.clone()),
+            dossier: DossierService::new(store.clone()),
             forms: FormService::new(store.clone(), clock.clone()),
             reports: ReportService::new(store.clone(), clock.clone()),
             recommendations: RecommendationService::new(store.clone(), engine, clock.clone()),

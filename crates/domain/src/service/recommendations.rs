@@ -831,7 +831,7 @@ fn reads_clusters(caller: &Principal) -> bool {
     caller.reads_everything() || caller.has(Role::Reviewer)
 }
 
-fn require_cluster_reader(caller: &Principal) -> Result<()> {
+pub(super) fn require_cluster_reader(caller: &Principal) -> Result<()> {
     if reads_clusters(caller) {
         Ok(())
     } else {
