@@ -25,6 +25,9 @@ use crate::error::{DatabaseResultExt as _, corrupt_stored_data};
 use crate::numbered_query::NumberedQuery;
 use crate::sql_store::SqlStore;
 
+/// Up to this many indicators, values are looked up by indicator code.
+const MAX_SOUGHT_INDICATORS: usize = 3;
+
 /// A key column of a dimension not grouped by: the same empty text on both backends.
 const NOT_GROUPED: &str = "CAST('' AS TEXT)";
 
@@ -226,14 +229,21 @@ impl AnalyticsStore for SqlStore {
         ));
         query.push_sql(REPORTS_AND_ORGANS).push_sql(&latest_values("v"));
         push_scope(&mut query, scope)?;
-        query.push_condition_in(
-            "v.indicator_code IN ({})",
-            indicator_codes.iter().map(String::as_str),
-        )?;
+        // A few indicators are sought by key; for more, one range read per
+        // report and dropping the others here is cheaper than a seek per
+        // indicator and report.
+        let sought = indicator_codes.len() <= MAX_SOUGHT_INDICATORS;
+        if sought {
+            query.push_condition_in(
+                "v.indicator_code IN ({})",
+                indicator_codes.iter().map(String::as_str),
+            )?;
+        }
         query.push_sql(" AND v.numeric_value IS NOT NULL");
         query.push_sql(&group_by_clause(&group_by, &["v.indicator_code"]));
         let rows: Vec<ValueSummaryRow> = self.fetch(query, "summarising report values").await?;
         rows.into_iter()
+            .filter(|row| sought || indicator_codes.contains(&row.indicator_code))
             .map(|row| {
                 Ok(ValueSummary {
                     key: row.key.into_key()?,

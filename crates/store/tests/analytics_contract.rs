@@ -335,6 +335,30 @@ async fn values_are_counted_summed_and_bounded_over_latest_revisions() {
         summary_of(&summaries, &city(), "online"),
         Some((5, 173.0, 1.0, 90.0))
     );
+
+    // More indicators are read in one pass per report; only those asked
+    // for come back.
+    let many = fixture
+        .store
+        .summarise_values(
+            &first_quarter(),
+            Grouping::default(),
+            &codes(&["received", "online", "staff", "peak"]),
+        )
+        .await
+        .expect("summaries");
+    let mut indicators: Vec<&str> = many
+        .iter()
+        .map(|summary| summary.indicator_code.as_str())
+        .collect();
+    indicators.sort_unstable();
+    assert_eq!(indicators, ["online", "peak", "received", "staff"]);
+    assert_eq!(
+        summary_of(&many, &city(), "received"),
+        Some((6, 780.0, 10.0, 300.0))
+    );
+    // 5 + 7 + 3 + 9 + 2 + 1.
+    assert_eq!(summary_of(&many, &city(), "peak"), Some((6, 27.0, 1.0, 9.0)));
 }
 
 #[tokio::test]
