@@ -410,7 +410,15 @@ impl AnalyticsService {
             .filter(|indicator| indicator.aggregation == Aggregation::Last)
             .map(|indicator| indicator.code.clone())
             .collect();
-        if !latest.is_empty() {
+        if grouping.period && rollup.is_none() {
+            // An organ reports once per period, so its latest value in a
+            // period group is its only one: LAST is the sum already read.
+            for ((_, code), entry) in &mut gathered {
+                if latest.contains(code) {
+                    entry.latest_sum = entry.values.map(|values| values.sum);
+                }
+            }
+        } else if !latest.is_empty() {
             for sum in self
                 .store
                 .summarise_latest_values(scope, grouping, buckets, &latest)
