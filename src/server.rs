@@ -100,6 +100,7 @@ pub async fn serve(
         .add_service(
             AnalyticsServiceServer::new(AnalyticsApi::new(
                 services.analytics.clone(),
+                services.dossier.clone(),
                 config.analytics_max_rows,
             ))
             .max_decoding_message_size(limit)

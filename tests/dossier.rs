@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use lienthong::proto;
+use lienthong::proto::analytics_service_client::AnalyticsServiceClient;
 use lienthong::proto::dossier_service_client::DossierServiceClient;
 use lienthong::proto::recommendation_service_client::RecommendationServiceClient;
 use lienthong_domain::auth::Role;
@@ -15,6 +16,7 @@ const BA_DINH_COMMITTEE: &str = "00004-peoples-committee";
 const NGOC_HA_PARTY: &str = "00008-party-committee";
 const GIANG_VO_FRONT: &str = "00025-front-committee";
 const HOAN_KIEM_COMMITTEE: &str = "00070-peoples-committee";
+const HOAN_KIEM_PARTY: &str = "00070-party-committee";
 const HOME_AFFAIRS: &str = "01-home-affairs";
 const ANALYST_ORGAN: &str = "01-city-office";
 
@@ -57,6 +59,11 @@ impl Fixture {
     async fn dossiers(&self, organ: &str, role: Role) -> DossierServiceClient<Authorised> {
         let token = self.server.token(organ, &[role]).await;
         DossierServiceClient::with_interceptor(self.server.channel().await, bearer(Some(&token)))
+    }
+
+    async fn analytics(&self, organ: &str, role: Role) -> AnalyticsServiceClient<Authorised> {
+        let token = self.server.token(organ, &[role]).await;
+        AnalyticsServiceClient::with_interceptor(self.server.channel().await, bearer(Some(&token)))
     }
 
     async fn submit(
@@ -352,4 +359,204 @@ async fn the_command_writes_the_same_document() {
     let written = std::fs::read_to_string(&path).expect("dossier written");
     let golden = std::fs::read_to_string(GOLDEN).expect("golden file");
     assert_eq!(written, golden);
+}
+
+fn ranking(from: &str, to: &str) -> proto::RankClustersRequest {
+    proto::RankClustersRequest {
+        from_period: from.to_owned(),
+        to_period: to.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// (representative text, recommendations in range, localities in range).
+fn ranked(response: proto::RankClustersResponse) -> Vec<(String, i32, usize)> {
+    response
+        .clusters
+        .into_iter()
+        .map(|ranked| {
+            let cluster = ranked.cluster.expect("cluster");
+            (
+                cluster.representative_text,
+                ranked.recommendations_in_range,
+                ranked.locality_codes_in_range.len(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn clusters_rank_by_localities_then_blocs_then_age() {
+    let fixture = fixture().await;
+    let mut analytics = fixture.analytics(ANALYST_ORGAN, Role::Analyst).await;
+    let mut rank = async |request: proto::RankClustersRequest| {
+        ranked(
+            analytics
+                .rank_clusters(request)
+                .await
+                .expect("ranked")
+                .into_inner(),
+        )
+    };
+    assert_eq!(
+        rank(ranking("2025-Q3", "2025-Q3")).await,
+        [
+            (IT_STAFF.to_owned(), 3, 3),
+            (PREMISES.to_owned(), 1, 1),
+            (CAPITAL.to_owned(), 1, 1),
+            (VEHICLES.to_owned(), 1, 1),
+        ]
+    );
+    assert_eq!(
+        rank(proto::RankClustersRequest {
+            min_distinct_localities: 2,
+            ..ranking("2025-Q3", "2025-Q4")
+        })
+        .await,
+        [(IT_STAFF.to_owned(), 4, 4)]
+    );
+    assert_eq!(
+        rank(proto::RankClustersRequest {
+            status: proto::ClusterStatus::EscalatedToCentral.into(),
+            ..ranking("2025-Q3", "2025-Q3")
+        })
+        .await,
+        [(PREMISES.to_owned(), 1, 1)]
+    );
+    assert_eq!(
+        rank(proto::RankClustersRequest {
+            addressee: "CENTRAL".to_owned(),
+            ..ranking("2025-07", "2025-09")
+        })
+        .await,
+        [(CAPITAL.to_owned(), 1, 1)]
+    );
+    assert_eq!(
+        rank(proto::RankClustersRequest {
+            limit: 2,
+            ..ranking("2025-Q3", "2025-Q3")
+        })
+        .await
+        .len(),
+        2
+    );
+    assert!(
+        rank(proto::RankClustersRequest {
+            topics: vec!["budget".to_owned()],
+            ..ranking("2025-Q3", "2025-Q3")
+        })
+        .await
+        .is_empty()
+    );
+    let status = analytics
+        .rank_clusters(proto::RankClustersRequest {
+            limit: 501,
+            ..ranking("2025-Q4", "2025-Q3")
+        })
+        .await
+        .expect_err("refused");
+    let mut fields: Vec<String> = field_violations(&status)
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["limit", "to_period"]);
+}
+
+#[tokio::test]
+async fn the_answered_figure_counts_matches_per_period_and_bloc() {
+    let fixture = fixture().await;
+    let mut department = fixture.recommendations(HOME_AFFAIRS, Role::Reviewer).await;
+    let it_cluster = department
+        .list_clusters(proto::ListClustersRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .clusters
+        .into_iter()
+        .find(|cluster| cluster.representative_text == IT_STAFF)
+        .expect("the IT cluster")
+        .name;
+    fixture.clock.set(datetime!(2025-10-20 02:00 UTC));
+    department
+        .answer_cluster(proto::AnswerClusterRequest {
+            cluster: it_cluster,
+            text: "Thành phố giao bổ sung 126 biên chế công nghệ thông tin cho cấp xã trong năm 2026."
+                .to_owned(),
+            document: "456/SNV-CCVC".to_owned(),
+            document_date: "2025-10-18".to_owned(),
+            request_id: "answer-it".to_owned(),
+        })
+        .await
+        .expect("answered");
+    fixture.clock.set(datetime!(2025-11-03 02:00 UTC));
+    let settled = fixture
+        .submit(HOAN_KIEM_PARTY, IT_STAFF, HOME_AFFAIRS, "it-5")
+        .await;
+    assert_eq!(settled.outcome(), proto::DedupOutcome::AlreadyAnswered);
+
+    let mut analytics = fixture.analytics(HOME_AFFAIRS, Role::Reviewer).await;
+    let figures = analytics
+        .get_answered_matches(proto::GetAnsweredMatchesRequest {
+            from_period: "2025-Q3".to_owned(),
+            to_period: "2025-Q4".to_owned(),
+        })
+        .await
+        .expect("figures")
+        .into_inner();
+    let table = |rows: &[proto::BlocAnsweredMatches]| -> Vec<(proto::Bloc, i64, i64)> {
+        rows.iter()
+            .map(|row| (row.bloc(), row.submitted, row.already_answered))
+            .collect()
+    };
+    let periods: Vec<&str> = figures
+        .periods
+        .iter()
+        .map(|period| period.period.as_str())
+        .collect();
+    assert_eq!(periods, ["2025-Q3", "2025-Q4"]);
+    assert_eq!(
+        table(&figures.periods[0].blocs),
+        [
+            (proto::Bloc::Party, 1, 0),
+            (proto::Bloc::Council, 0, 0),
+            (proto::Bloc::Government, 3, 0),
+            (proto::Bloc::Front, 2, 0),
+        ]
+    );
+    assert_eq!(
+        table(&figures.periods[1].blocs),
+        [
+            (proto::Bloc::Party, 1, 1),
+            (proto::Bloc::Council, 0, 0),
+            (proto::Bloc::Government, 1, 0),
+            (proto::Bloc::Front, 0, 0),
+        ]
+    );
+    assert_eq!(
+        table(&figures.totals),
+        [
+            (proto::Bloc::Party, 2, 1),
+            (proto::Bloc::Council, 0, 0),
+            (proto::Bloc::Government, 4, 0),
+            (proto::Bloc::Front, 2, 0),
+        ]
+    );
+
+    let mut submitter = fixture.analytics(BA_DINH_COMMITTEE, Role::Submitter).await;
+    assert_eq!(
+        code_of(
+            submitter
+                .get_answered_matches(proto::GetAnsweredMatchesRequest {
+                    from_period: "2025-Q3".to_owned(),
+                    to_period: "2025-Q4".to_owned(),
+                })
+                .await
+        ),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code_of(submitter.rank_clusters(ranking("2025-Q3", "2025-Q3")).await),
+        Code::PermissionDenied
+    );
 }

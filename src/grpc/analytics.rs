@@ -6,13 +6,17 @@ use lienthong_domain::error::{Result, Violations};
 use lienthong_domain::paging::PageRequest;
 use lienthong_domain::period::Periodicity;
 use lienthong_domain::service::{
-    AggregateQuery, AggregateRow, AnalyticsService, GroupDimension, OUTLIER_PAGES, Outlier, OutlierReason,
-    OutliersQuery, RATE_PAGES, RatesQuery, ReportingRate, report_name,
+    AggregateQuery, AggregateRow, AnalyticsService, BlocMatches, DossierService, GroupDimension,
+    OUTLIER_PAGES, Outlier, OutlierReason, OutliersQuery, RATE_PAGES, RankClustersQuery, RatesQuery,
+    ReportingRate, report_name,
 };
 use tonic::{Request, Response, Status};
 
 use super::caller;
-use super::convert::{aggregation_to_proto, bloc_filter, bloc_to_proto, timestamp};
+use super::convert::{
+    aggregation_to_proto, bloc_filter, bloc_to_proto, cluster_status_filter, ranked_cluster_to_proto,
+    timestamp,
+};
 use super::status::to_status;
 use crate::proto;
 use crate::proto::analytics_service_server::AnalyticsService as AnalyticsRpc;
@@ -27,13 +31,19 @@ type AggregateStream = std::pin::Pin<
 #[derive(Debug, Clone)]
 pub struct AnalyticsApi {
     analytics: AnalyticsService,
+    /// Rankings and figures over recommendation clusters.
+    dossiers: DossierService,
     /// Most rows AggregateIndicators returns (`analytics_max_rows`).
     max_rows: usize,
 }
 
 impl AnalyticsApi {
-    pub fn new(analytics: AnalyticsService, max_rows: usize) -> Self {
-        Self { analytics, max_rows }
+    pub fn new(analytics: AnalyticsService, dossiers: DossierService, max_rows: usize) -> Self {
+        Self {
+            analytics,
+            dossiers,
+            max_rows,
+        }
     }
 }
 
@@ -306,5 +316,63 @@ impl AnalyticsRpc for AnalyticsApi {
             outliers: outliers.items.into_iter().map(outlier_to_proto).collect(),
             next_page_token: outliers.next_page_token,
         }))
+    }
+
+    async fn rank_clusters(
+        &self,
+        request: Request<proto::RankClustersRequest>,
+    ) -> Result<Response<proto::RankClustersResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let query = RankClustersQuery {
+            status: cluster_status_filter("status", request.status).map_err(to_status)?,
+            from_period: request.from_period,
+            to_period: request.to_period,
+            topics: request.topics,
+            addressee: request.addressee,
+            min_distinct_localities: request.min_distinct_localities,
+            limit: request.limit,
+        };
+        let ranked = self
+            .dossiers
+            .rank_clusters(&caller, &query)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::RankClustersResponse {
+            clusters: ranked.into_iter().map(ranked_cluster_to_proto).collect(),
+        }))
+    }
+
+    async fn get_answered_matches(
+        &self,
+        request: Request<proto::GetAnsweredMatchesRequest>,
+    ) -> Result<Response<proto::GetAnsweredMatchesResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let matches = self
+            .dossiers
+            .answered_matches(&caller, &request.from_period, &request.to_period)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::GetAnsweredMatchesResponse {
+            periods: matches
+                .periods
+                .into_iter()
+                .map(|period| proto::PeriodAnsweredMatches {
+                    period: period.period.to_string(),
+                    blocs: period.blocs.into_iter().map(bloc_matches_to_proto).collect(),
+                })
+                .collect(),
+            totals: matches.totals.into_iter().map(bloc_matches_to_proto).collect(),
+        }))
+    }
+}
+
+fn bloc_matches_to_proto(matches: BlocMatches) -> proto::BlocAnsweredMatches {
+    let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    proto::BlocAnsweredMatches {
+        bloc: bloc_to_proto(matches.bloc).into(),
+        submitted: count(matches.submitted),
+        already_answered: count(matches.already_answered),
     }
 }
