@@ -41,6 +41,15 @@ fn count(code: &str, name: &str, unit: &str, aggregation: Aggregation, required:
         max: None,
         ratio_of: None,
         description: String::new(),
+        topics: Vec::new(),
+    }
+}
+
+/// Marks an indicator as evidence for staffing recommendations.
+fn staffing(indicator: Indicator) -> Indicator {
+    Indicator {
+        topics: vec!["staffing".to_owned()],
+        ..indicator
     }
 }
 
@@ -95,6 +104,7 @@ pub fn tthc_form() -> FormDefinition {
                     denominator: "dossiers_received".to_owned(),
                 }),
                 description: "Tính từ hồ sơ trực tuyến / hồ sơ tiếp nhận nếu để trống.".to_owned(),
+                topics: Vec::new(),
             },
             count(
                 "dossiers_resolved_on_time",
@@ -160,14 +170,20 @@ pub fn staffing_form() -> FormDefinition {
             quarter: 3,
         }),
         indicators: vec![
-            count(
+            staffing(count(
                 "staffing_quota",
                 "Biên chế được giao",
                 "người",
                 Aggregation::Last,
                 true,
-            ),
-            count("staff_in_post", "Số có mặt", "người", Aggregation::Last, true),
+            )),
+            staffing(count(
+                "staff_in_post",
+                "Số có mặt",
+                "người",
+                Aggregation::Last,
+                true,
+            )),
             count(
                 "transferred_in",
                 "Điều động đến trong kỳ",
@@ -175,13 +191,13 @@ pub fn staffing_form() -> FormDefinition {
                 Aggregation::Sum,
                 false,
             ),
-            count(
+            staffing(count(
                 "key_post_vacancies",
                 "Vị trí chủ chốt còn trống",
                 "vị trí",
                 Aggregation::Last,
                 false,
-            ),
+            )),
             count(
                 "entitlements_settled_people",
                 "Người đã giải quyết chế độ",

@@ -40,6 +40,7 @@ fn count(code: &str, aggregation: Aggregation, required: bool) -> Indicator {
         max: None,
         ratio_of: None,
         description: String::new(),
+        topics: Vec::new(),
     }
 }
 

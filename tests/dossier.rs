@@ -29,6 +29,15 @@ const VEHICLES: &str = "Đề nghị điều chuyển xe ô tô công dôi dư c
 
 const GOLDEN: &str = "tests/golden/dossier-2025-Q3.md";
 
+/// The topic each fixture text is filed under.
+fn topic_of(text: &str) -> &'static str {
+    match text {
+        PREMISES | VEHICLES => "public-assets",
+        CAPITAL => "special-mechanism",
+        _ => "staffing",
+    }
+}
+
 fn submission(
     organ: &str,
     text: &str,
@@ -38,7 +47,7 @@ fn submission(
     proto::SubmitRecommendationRequest {
         organ: organ.to_owned(),
         text: text.to_owned(),
-        topic: "staffing".to_owned(),
+        topic: topic_of(text).to_owned(),
         addressee: addressee.to_owned(),
         source: String::new(),
         request_id: request_id.to_owned(),
@@ -129,6 +138,31 @@ async fn fixture() -> Fixture {
         .await
         .expect("escalated");
 
+    // Staffing reports for Q3 from two of the three wards behind the IT
+    // matter: the dossier shows their figures as evidence.
+    fixture.clock.set(datetime!(2025-09-20 02:00 UTC));
+    for (organ, quota, in_post, vacancies) in [(BA_DINH_COMMITTEE, 40, 36, 2), (NGOC_HA_PARTY, 12, 10, 1)] {
+        fixture
+            .server
+            .submitter(organ)
+            .await
+            .submit_report(proto::SubmitReportRequest {
+                organ: organ.to_owned(),
+                form_code: "staffing-quarterly".to_owned(),
+                form_version: 0,
+                period: "2025-Q3".to_owned(),
+                values: vec![
+                    integer("staffing_quota", quota),
+                    integer("staff_in_post", in_post),
+                    integer("key_post_vacancies", vacancies),
+                ],
+                narrative: String::new(),
+                request_id: format!("staffing-{organ}"),
+            })
+            .await
+            .expect("staffing report submitted");
+    }
+
     fixture.clock.set(datetime!(2025-10-15 02:00 UTC));
     let joined = fixture
         .submit(HOAN_KIEM_COMMITTEE, IT_STAFF, HOME_AFFAIRS, "it-4")
@@ -215,6 +249,30 @@ async fn the_dossier_holds_escalated_central_and_widely_raised_matters() {
         .map(|locality| locality.name.as_str())
         .collect();
     assert_eq!(names, ["Phường Ba Đình", "Phường Ngọc Hà", "Phường Giảng Võ"]);
+    let evidence: Vec<(&str, Option<f64>, i32, i32)> = dossier
+        .matters
+        .first()
+        .expect("IT matter")
+        .evidence
+        .iter()
+        .map(|figure| {
+            (
+                figure.indicator_code.as_str(),
+                figure.value,
+                figure.contributing_reports,
+                figure.missing_reports,
+            )
+        })
+        .collect();
+    // Three wards owe the form from two organs each; two reports are in.
+    assert_eq!(
+        evidence,
+        [
+            ("staffing_quota", Some(52.0), 2, 4),
+            ("staff_in_post", Some(46.0), 2, 4),
+            ("key_post_vacancies", Some(3.0), 2, 4),
+        ]
+    );
 
     let expected = std::fs::read_to_string(GOLDEN).unwrap_or_default();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {

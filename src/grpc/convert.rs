@@ -261,6 +261,7 @@ pub fn definition_to_proto(definition: FormDefinition) -> proto::FormDefinition 
                     numerator_code,
                     denominator_code,
                     description: indicator.description,
+                    topics: indicator.topics,
                 }
             })
             .collect(),
@@ -394,6 +395,7 @@ pub fn definition_from_proto(prefix: &str, draft: Option<proto::FormDefinition>)
             max,
             ratio_of,
             description: indicator.description,
+            topics: indicator.topics,
         });
     }
 

@@ -1,6 +1,6 @@
 //! `lienthong.v1.DossierService`.
 
-use lienthong_domain::dossier::{Dossier, Inclusion};
+use lienthong_domain::dossier::{Dossier, Evidence, Inclusion};
 use lienthong_domain::service::{DossierQuery, DossierService};
 use tonic::{Request, Response, Status};
 
@@ -29,6 +29,21 @@ fn inclusion_to_proto(inclusion: Inclusion) -> proto::DossierInclusion {
     }
 }
 
+fn evidence_to_proto(evidence: Evidence) -> proto::DossierEvidence {
+    let count = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+    proto::DossierEvidence {
+        form_code: evidence.form_code,
+        form_title: evidence.form_title,
+        period: evidence.period.to_string(),
+        indicator_code: evidence.indicator_code,
+        indicator_name: evidence.indicator_name,
+        unit: evidence.unit,
+        value: evidence.value,
+        contributing_reports: count(evidence.contributing_reports),
+        missing_reports: count(evidence.missing_reports),
+    }
+}
+
 fn dossier_to_proto(dossier: Dossier) -> proto::BuildRecommendationDossierResponse {
     let markdown = dossier.to_markdown();
     let distinct_localities = i32::try_from(dossier.distinct_localities()).unwrap_or(i32::MAX);
@@ -47,6 +62,7 @@ fn dossier_to_proto(dossier: Dossier) -> proto::BuildRecommendationDossierRespon
                         name: locality.name,
                     })
                     .collect(),
+                evidence: entry.evidence.into_iter().map(evidence_to_proto).collect(),
             })
             .collect(),
         distinct_localities,

@@ -160,6 +160,7 @@ pub fn form() -> FormDefinition {
             max: None,
             ratio_of: None,
             description: String::new(),
+            topics: Vec::new(),
         })
         .collect();
     let rules = INDICATORS

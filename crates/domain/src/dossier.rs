@@ -55,6 +55,23 @@ pub struct SupportingLocality {
     pub name: String,
 }
 
+/// A figure a form measures about a matter's topic, summed over the
+/// localities that raised it, for the form's last period in the dossier's
+/// range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub form_code: String,
+    pub form_title: String,
+    pub period: Period,
+    pub indicator_code: String,
+    pub indicator_name: String,
+    pub unit: String,
+    /// `None` when no report of those localities carries it yet.
+    pub value: Option<f64>,
+    pub contributing_reports: u32,
+    pub missing_reports: u32,
+}
+
 /// One matter of the dossier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DossierEntry {
@@ -62,6 +79,8 @@ pub struct DossierEntry {
     pub inclusion: Inclusion,
     /// The localities of the members received in the dossier's span, by code.
     pub localities: Vec<SupportingLocality>,
+    /// Figures of indicators that measure the matter's topic.
+    pub evidence: Vec<Evidence>,
 }
 
 /// The dossier: its criteria and its matters, most widely raised first.
@@ -100,6 +119,28 @@ fn status_label(status: ClusterStatus) -> &'static str {
         ClusterStatus::Answered => "đã trả lời",
         ClusterStatus::Reopened => "mở lại",
         ClusterStatus::EscalatedToCentral => "đề xuất Trung ương",
+    }
+}
+
+/// A figure as Vietnamese write it: thousands with dots, decimals with a
+/// comma, at most two decimals ("1.234,5").
+fn format_figure(value: f64) -> String {
+    let rounded = (value * 100.0).round() / 100.0;
+    let sign = if rounded < 0.0 { "-" } else { "" };
+    let text = format!("{:.2}", rounded.abs());
+    let (integer, decimals) = text.split_once('.').unwrap_or((&text, ""));
+    let mut grouped = String::new();
+    for (index, digit) in integer.chars().enumerate() {
+        if index > 0 && (integer.len() - index) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(digit);
+    }
+    let decimals = decimals.trim_end_matches('0');
+    if decimals.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped},{decimals}")
     }
 }
 
@@ -210,6 +251,25 @@ impl Dossier {
                 vietnam_date(cluster.first_seen),
                 vietnam_date(cluster.last_seen)
             );
+            if !entry.evidence.is_empty() {
+                let _ = writeln!(out, "\nSố liệu liên quan tại các xã, phường kiến nghị:\n");
+                for evidence in &entry.evidence {
+                    let value = evidence.value.map_or_else(
+                        || "chưa có số liệu".to_owned(),
+                        |value| format!("{} {}", format_figure(value), evidence.unit),
+                    );
+                    let _ = writeln!(
+                        out,
+                        "- {}: {} (biểu {}, kỳ {}; {} báo cáo, còn thiếu {}).",
+                        evidence.indicator_name,
+                        value,
+                        evidence.form_code,
+                        evidence.period,
+                        evidence.contributing_reports,
+                        evidence.missing_reports
+                    );
+                }
+            }
             match &cluster.escalation_proposal {
                 Some(proposal) => {
                     let _ = writeln!(out, "\nĐề xuất của sở, ngành:\n");
@@ -230,5 +290,19 @@ impl Dossier {
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_figure;
+
+    #[test]
+    fn figures_are_written_the_vietnamese_way() {
+        assert_eq!(format_figure(0.0), "0");
+        assert_eq!(format_figure(12.0), "12");
+        assert_eq!(format_figure(1234.5), "1.234,5");
+        assert_eq!(format_figure(1_234_567.891), "1.234.567,89");
+        assert_eq!(format_figure(-2500.0), "-2.500");
     }
 }

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use crate::directory::OrganKind;
 use crate::error::Violations;
 use crate::period::{Period, Periodicity, WindowRule};
+use crate::recommendation::{TOPIC_LABEL_RULE, is_topic_label};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ValueType {
@@ -93,6 +94,10 @@ pub struct Indicator {
     /// PERCENT only: the part and the whole the percentage is computed from.
     pub ratio_of: Option<RatioOf>,
     pub description: String,
+    /// Recommendation topics this indicator measures ("staffing"): the
+    /// dossier shows its figures beside matters of those topics.
+    #[serde(default)]
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +209,14 @@ impl FormDefinition {
             }
             if !indicator.value_type.is_numeric() && (indicator.min.is_some() || indicator.max.is_some()) {
                 violations.add(field("min"), "bounds apply to numeric indicators only");
+            }
+            for (topic_index, topic) in indicator.topics.iter().enumerate() {
+                if !is_topic_label(topic) {
+                    violations.add(field(&format!("topics[{topic_index}]")), TOPIC_LABEL_RULE);
+                }
+            }
+            if !indicator.topics.is_empty() && !indicator.value_type.is_numeric() {
+                violations.add(field("topics"), "only numeric indicators serve as evidence");
             }
         }
         for (index, rule) in self.rules.iter().enumerate() {
@@ -336,6 +349,7 @@ pub(crate) mod tests {
             max: None,
             ratio_of: None,
             description: String::new(),
+            topics: Vec::new(),
         }
     }
 
@@ -366,6 +380,7 @@ pub(crate) mod tests {
                         denominator: "dossiers_received".to_owned(),
                     }),
                     description: String::new(),
+                    topics: Vec::new(),
                 },
             ],
             rules: vec![ValidationRule {
@@ -400,6 +415,28 @@ pub(crate) mod tests {
         assert!(fields.contains(&"draft.indicators[1].code"), "{fields:?}");
         assert!(fields.contains(&"draft.indicators[2].aggregation"), "{fields:?}");
         assert!(fields.contains(&"draft.rules[0].right_indicator"), "{fields:?}");
+    }
+
+    #[test]
+    fn indicator_topics_are_labels_on_numeric_indicators() {
+        let mut definition = sample_definition();
+        definition.indicators[0].topics = vec!["staffing".to_owned(), "Bad Topic".to_owned()];
+        definition.indicators.push(Indicator {
+            value_type: ValueType::Text,
+            aggregation: Aggregation::Last,
+            min: None,
+            topics: vec!["staffing".to_owned()],
+            ..integer("note", false)
+        });
+        let Err(crate::error::Error::InvalidArgument(list)) = definition.validate("draft").into_result()
+        else {
+            panic!("expected violations");
+        };
+        let fields: Vec<&str> = list.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["draft.indicators[0].topics[1]", "draft.indicators[3].topics"]
+        );
     }
 
     #[test]

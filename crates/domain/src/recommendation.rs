@@ -14,6 +14,22 @@ use crate::store::IdempotencyKey;
 /// The addressee that stands for the central government.
 pub const CENTRAL: &str = "CENTRAL";
 
+/// Longest topic label, in characters.
+pub const MAX_TOPIC_CHARS: usize = 64;
+
+/// What [`is_topic_label`] accepts, as a field violation says it.
+pub const TOPIC_LABEL_RULE: &str = "lower-case letters, digits and hyphens, 1 to 64";
+
+/// Whether `text` is a topic label ("staffing", "public-assets"): the
+/// topics of recommendations, and of the indicators that measure them.
+pub fn is_topic_label(text: &str) -> bool {
+    !text.is_empty()
+        && text.chars().count() <= MAX_TOPIC_CHARS
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DedupOutcome {
     NewCluster,

@@ -54,6 +54,7 @@ fn indicator(code: &str, value_type: ValueType, aggregation: Aggregation) -> Ind
         max: None,
         ratio_of: None,
         description: String::new(),
+        topics: Vec::new(),
     }
 }
 

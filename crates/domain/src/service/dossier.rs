@@ -6,13 +6,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::analytics::MAX_RANGE_PERIODS;
+use super::analytics::{AggregateQuery, AnalyticsService, GroupDimension, MAX_RANGE_PERIODS};
 use super::recommendations::require_cluster_reader;
+use crate::analytics::ReportSelection;
 use crate::auth::Principal;
 use crate::directory::Bloc;
-use crate::dossier::{Dossier, DossierEntry, Inclusion, SupportingLocality};
+use crate::dossier::{Dossier, DossierEntry, Evidence, Inclusion, SupportingLocality};
 use crate::error::{Error, Result, Violations};
-use crate::period::Period;
+use crate::form::FormVersion;
+use crate::period::{Period, Periodicity, WindowRule};
 use crate::recommendation::{CENTRAL, ClusterRanking, ClusterStatus, DedupOutcome, RankedCluster};
 use crate::store::Store;
 
@@ -78,6 +80,8 @@ pub struct DossierQuery {
 #[derive(Clone)]
 pub struct DossierService {
     store: Arc<dyn Store>,
+    /// Figures behind the matters, read with the caller's rights.
+    analytics: AnalyticsService,
 }
 
 impl std::fmt::Debug for DossierService {
@@ -151,8 +155,8 @@ fn check_topics(topics: &[String], violations: &mut Violations) {
 }
 
 impl DossierService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, analytics: AnalyticsService) -> Self {
+        Self { store, analytics }
     }
 
     pub async fn rank_clusters(
@@ -305,6 +309,8 @@ impl DossierService {
             });
         }
         included.sort_by(|(left, _), (right, _)| ranking_order(left, right));
+        let forms = self.store.latest_form_versions().await?;
+        let last_day = to_period.cutoff_window(WindowRule::Calendar).end;
         let mut entries = Vec::with_capacity(included.len());
         for (ranked, inclusion) in included {
             let mut localities = Vec::with_capacity(ranked.localities_in_span.len());
@@ -319,10 +325,18 @@ impl DossierService {
                     name,
                 });
             }
+            let evidence = match &ranked.cluster.topic {
+                Some(topic) => {
+                    self.evidence(caller, &forms, topic, &ranked.localities_in_span, last_day)
+                        .await?
+                }
+                None => Vec::new(),
+            };
             entries.push(DossierEntry {
                 ranked,
                 inclusion,
                 localities,
+                evidence,
             });
         }
         Ok(Dossier {
@@ -332,5 +346,72 @@ impl DossierService {
             topics: query.topics.clone(),
             entries,
         })
+    }
+
+    /// Figures of the indicators that measure `topic`, summed over
+    /// `localities`, each form at its period containing `last_day`. Forms
+    /// the caller may not read are left out, as are forms not yet owed then.
+    async fn evidence(
+        &self,
+        caller: &Principal,
+        forms: &[FormVersion],
+        topic: &str,
+        localities: &[String],
+        last_day: time::Date,
+    ) -> Result<Vec<Evidence>> {
+        let mut found = Vec::new();
+        for form in forms {
+            let definition = &form.definition;
+            let measuring: Vec<String> = definition
+                .indicators
+                .iter()
+                .filter(|indicator| indicator.topics.iter().any(|tagged| tagged == topic))
+                .map(|indicator| indicator.code.clone())
+                .collect();
+            if measuring.is_empty() || definition.periodicity == Periodicity::AdHoc {
+                continue;
+            }
+            let Some(period) = Period::containing(definition.periodicity, WindowRule::Calendar, last_day)
+            else {
+                continue;
+            };
+            if definition.first_period.is_none_or(|first| period < first) {
+                continue;
+            }
+            let query = AggregateQuery {
+                form_code: form.form_code.clone(),
+                form_version: form.version,
+                indicator_codes: measuring,
+                from_period: period.to_string(),
+                to_period: period.to_string(),
+                group_by: vec![GroupDimension::City],
+                rollup: None,
+                locality_codes: localities.to_vec(),
+                blocs: Vec::new(),
+                selection: ReportSelection::LatestRevision,
+            };
+            let aggregates = match self.analytics.aggregate(caller, &query, None).await {
+                Ok(aggregates) => aggregates,
+                Err(Error::PermissionDenied(_)) => continue,
+                Err(other) => return Err(other),
+            };
+            for row in aggregates.rows {
+                let Some(indicator) = definition.indicator(&row.indicator_code) else {
+                    continue;
+                };
+                found.push(Evidence {
+                    form_code: form.form_code.clone(),
+                    form_title: definition.title.clone(),
+                    period,
+                    indicator_code: row.indicator_code.clone(),
+                    indicator_name: indicator.name.clone(),
+                    unit: indicator.unit.clone(),
+                    value: row.value,
+                    contributing_reports: row.contributing,
+                    missing_reports: row.missing,
+                });
+            }
+        }
+        Ok(found)
     }
 }

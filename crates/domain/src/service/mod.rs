@@ -79,7 +79,7 @@ impl Services {
         Services {
             analytics: AnalyticsService::new(store.clone(), clock.clone()),
             directory: DirectoryService::new(store.clone()),
-            dossier: DossierService::new(store.clone()),
+            dossier: DossierService::new(store.clone(), AnalyticsService::new(store.clone(), clock.clone())),
             forms: FormService::new(store.clone(), clock.clone()),
             reports: ReportService::new(store.clone(), clock.clone()),
             recommendations: RecommendationService::new(store.clone(), engine, clock.clone()),

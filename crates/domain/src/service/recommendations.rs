@@ -15,10 +15,10 @@ use crate::paging::{Page, PageRequest};
 use crate::recommendation::{
     CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus,
     DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStore, Suggestion,
+    TOPIC_LABEL_RULE, is_topic_label,
 };
 use crate::store::Store;
 
-const MAX_TOPIC_CHARS: usize = 64;
 const MAX_SOURCE_CHARS: usize = 200;
 const MAX_ANSWER_CHARS: usize = 10_000;
 const MAX_DOCUMENT_CHARS: usize = 200;
@@ -864,15 +864,8 @@ fn optional_label(text: &str, field: &str, violations: &mut Violations) -> Optio
     if text.is_empty() {
         return None;
     }
-    let well_formed = text.chars().count() <= MAX_TOPIC_CHARS
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
-    if !well_formed {
-        violations.add(
-            field,
-            format!("lower-case letters, digits and hyphens, at most {MAX_TOPIC_CHARS}"),
-        );
+    if !is_topic_label(text) {
+        violations.add(field, TOPIC_LABEL_RULE);
     }
     Some(text.to_owned())
 }
