@@ -118,6 +118,18 @@ impl Database {
     }
 }
 
+/// On PostgreSQL, `VACUUM ANALYZE` the database at `url`: what autovacuum
+/// would have done after a bulk load, so measurements that follow see fresh
+/// planner statistics even where autovacuum is off. Nothing on SQLite.
+pub async fn vacuum_analyze(backend: Backend, url: &str) -> anyhow::Result<()> {
+    match backend {
+        Backend::Sqlite => Ok(()),
+        Backend::Postgres => admin_execute(url, "VACUUM ANALYZE")
+            .await
+            .context("running VACUUM ANALYZE"),
+    }
+}
+
 async fn admin_execute(admin_url: &str, statement: &str) -> anyhow::Result<()> {
     let redacted = lienthong::config::redact_password(admin_url);
     // DROP DATABASE … WITH (FORCE) takes seconds while it ends the pool's

@@ -7,7 +7,8 @@
 //! server runs in-process and new texts of the same corpus are submitted
 //! over gRPC with the generated client: one request at a time, then several
 //! in flight, one connection each. Latency is timed around each call on the
-//! client side.
+//! client side. On PostgreSQL the database is vacuumed and analysed between
+//! the two, as autovacuum would after a bulk load.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use crate::cli::SubmitRecommendationsArgs;
 use crate::corpus::{self, Item};
 use crate::load::{self, Bearer};
 use crate::report;
-use crate::setup::{Backend, Database, RunningServer};
+use crate::setup::{self, Backend, Database, RunningServer};
 
 /// The goal for SubmitRecommendation on a corpus of 100 000.
 const GOAL_P99: Duration = Duration::from_millis(10);
@@ -145,6 +146,7 @@ async fn run_on(
         seconds = load.elapsed.as_secs_f64(),
         "stored; submitting over gRPC"
     );
+    setup::vacuum_analyze(backend, database_url).await?;
 
     let server = RunningServer::start(store.clone(), database_url).await?;
     let measured = &items[corpus_size..];
