@@ -806,17 +806,43 @@ fn parse_range(
         violations.add("form_code", "an ad-hoc form has no periods to analyse");
         return None;
     }
+    parse_period_range(from_text, to_text, Some(definition), violations)
+}
+
+/// Parses a range of periods: both ends required, of one kind (the form's,
+/// when one is given), in order, at most [`MAX_RANGE_PERIODS`] long.
+pub(super) fn parse_period_range(
+    from_text: &str,
+    to_text: &str,
+    form: Option<&FormDefinition>,
+    violations: &mut Violations,
+) -> Option<(Period, Period)> {
     let mut bound = |field: &str, text: &str, which: &str| {
         if text.is_empty() {
             violations.add(field, format!("required: the range needs its {which} period"));
-            None
-        } else {
-            parse_period_field(definition, field, text, violations)
+            return None;
+        }
+        match form {
+            Some(definition) => parse_period_field(definition, field, text, violations),
+            None => match text.parse::<Period>() {
+                Ok(period) => Some(period),
+                Err(problem) => {
+                    violations.add(field, problem.to_string());
+                    None
+                }
+            },
         }
     };
     let from = bound("from_period", from_text, "first");
     let to = bound("to_period", to_text, "last");
     let (from, to) = (from?, to?);
+    if from.periodicity() != to.periodicity() {
+        violations.add(
+            "to_period",
+            format!("{to} is not of the same kind of period as {from}"),
+        );
+        return None;
+    }
     if to < from {
         violations.add("to_period", format!("{to} is before from_period {from}"));
         return None;

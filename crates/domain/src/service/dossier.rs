@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::analytics::{AggregateQuery, AnalyticsService, GroupDimension, MAX_RANGE_PERIODS};
+use super::analytics::{AggregateQuery, AnalyticsService, GroupDimension, parse_period_range};
 use super::recommendations::require_cluster_reader;
 use crate::analytics::ReportSelection;
 use crate::auth::Principal;
@@ -90,50 +90,6 @@ impl std::fmt::Debug for DossierService {
     }
 }
 
-/// Parses a range of periods of any one periodicity, both ends required and
-/// in order, at most [`MAX_RANGE_PERIODS`] long.
-fn parse_period_range(
-    from_text: &str,
-    to_text: &str,
-    violations: &mut Violations,
-) -> Option<(Period, Period)> {
-    let mut bound = |field: &str, text: &str| -> Option<Period> {
-        if text.is_empty() {
-            violations.add(field, "required: a period id such as 2025-Q3 or 2025-07");
-            return None;
-        }
-        match text.parse::<Period>() {
-            Ok(period) => Some(period),
-            Err(problem) => {
-                violations.add(field, problem.to_string());
-                None
-            }
-        }
-    };
-    let from = bound("from_period", from_text);
-    let to = bound("to_period", to_text);
-    let (from, to) = (from?, to?);
-    if from.periodicity() != to.periodicity() {
-        violations.add(
-            "to_period",
-            format!("{to} is not of the same kind of period as {from}"),
-        );
-        return None;
-    }
-    if to < from {
-        violations.add("to_period", format!("{to} is before from_period {from}"));
-        return None;
-    }
-    if from.through(to).nth(MAX_RANGE_PERIODS).is_some() {
-        violations.add(
-            "to_period",
-            format!("a range spans at most {MAX_RANGE_PERIODS} periods"),
-        );
-        return None;
-    }
-    Some((from, to))
-}
-
 /// The store's ranking order: most distinct localities, then most distinct
 /// blocs, then the oldest cluster.
 fn ranking_order(left: &RankedCluster, right: &RankedCluster) -> std::cmp::Ordering {
@@ -166,7 +122,7 @@ impl DossierService {
     ) -> Result<Vec<RankedCluster>> {
         require_cluster_reader(caller)?;
         let mut violations = Violations::new();
-        let range = parse_period_range(&query.from_period, &query.to_period, &mut violations);
+        let range = parse_period_range(&query.from_period, &query.to_period, None, &mut violations);
         check_topics(&query.topics, &mut violations);
         if query.limit > MAX_RANKED_CLUSTERS {
             violations.add("limit", format!("at most {MAX_RANKED_CLUSTERS}"));
@@ -202,7 +158,7 @@ impl DossierService {
     ) -> Result<AnsweredMatches> {
         require_cluster_reader(caller)?;
         let mut violations = Violations::new();
-        let range = parse_period_range(from_period, to_period, &mut violations);
+        let range = parse_period_range(from_period, to_period, None, &mut violations);
         violations.into_result()?;
         let Some((from, to)) = range else {
             return Err(Error::internal(
@@ -252,7 +208,7 @@ impl DossierService {
     pub async fn build(&self, caller: &Principal, query: &DossierQuery) -> Result<Dossier> {
         require_cluster_reader(caller)?;
         let mut violations = Violations::new();
-        let range = parse_period_range(&query.from_period, &query.to_period, &mut violations);
+        let range = parse_period_range(&query.from_period, &query.to_period, None, &mut violations);
         check_topics(&query.topics, &mut violations);
         violations.into_result()?;
         let Some((from_period, to_period)) = range else {
