@@ -359,7 +359,18 @@ async fn officers_act_only_on_their_clusters_and_transitions_are_enforced() {
     assert_eq!(field_violations(&status)[0].0, "document_date");
     answer.document_date = "2025-11-02".to_owned();
     answer.request_id = "ans-2".to_owned();
-    admin.answer_cluster(answer.clone()).await.expect("answered");
+    let answered = admin
+        .answer_cluster(answer.clone())
+        .await
+        .expect("answered")
+        .into_inner();
+    // A retry of the same request, later, replays the answer as it was.
+    let replayed = admin
+        .answer_cluster(answer.clone())
+        .await
+        .expect("the retry replays")
+        .into_inner();
+    assert_eq!(replayed, answered);
     answer.request_id = "ans-3".to_owned();
     let status = admin.answer_cluster(answer).await.expect_err("answered already");
     assert_eq!(status.code(), Code::FailedPrecondition);

@@ -236,6 +236,21 @@ pub enum ClusterAction {
     Escalate { proposal: String },
 }
 
+impl ClusterAction {
+    /// What the officer asked for, as an idempotency fingerprint: all of it
+    /// but the time the server stamps on an answer, so a retry of the same
+    /// request replays instead of looking like another request.
+    pub fn requested(&self) -> String {
+        match self {
+            ClusterAction::Answer(answer) => format!(
+                "Answer {{ text: {:?}, answering_organ: {:?}, document: {:?}, document_date: {} }}",
+                answer.text, answer.answering_organ, answer.document, answer.document_date
+            ),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterFilter {
     pub status: Option<ClusterStatus>,

@@ -681,7 +681,7 @@ impl RecommendationService {
             &caller.organ.id,
             operation,
             request_id,
-            &(cluster_id, format!("{action:?}")),
+            &(cluster_id, action.requested()),
         )?;
         if earlier_request(self.store.as_ref(), &key).await?.is_some() {
             return self.cluster(cluster_id).await;
