@@ -1,10 +1,13 @@
 //! Demo data, so a newcomer sees something real at once: the Hanoi
 //! directory, two forms built from the city's own figures (administrative
 //! procedures monthly, staffing quarterly) and a sample of reports from past
-//! periods, some late, some missing, some accepted; and a few resolutions of
-//! the city's and a ward's councils, some reviewed. Loading twice changes
-//! nothing: forms are created once and reports and resolutions carry fixed
-//! request ids.
+//! periods, some late, some missing, some accepted; a few resolutions of
+//! the city's and a ward's councils, some reviewed; and the recommendations
+//! of the dedup labelled set, sent over the last three months by the
+//! communes' four blocs, with one matter answered half-way (so later repeats
+//! get the answer at once) and one escalated to the central government.
+//! Loading twice changes nothing: forms are created once and reports,
+//! resolutions, recommendations and decisions carry fixed request ids.
 
 use std::sync::Arc;
 
@@ -232,6 +235,7 @@ pub struct DemoSummary {
     pub organs: u32,
     pub forms_created: u32,
     pub reports: u32,
+    pub recommendations: u32,
 }
 
 /// Imports the Hanoi directory and creates and publishes the demo forms
@@ -301,6 +305,7 @@ pub async fn load(store: Arc<dyn Store>, now: OffsetDateTime) -> Result<DemoSumm
     }
     accept_some(&store, now).await?;
     file_sample_resolutions(&store, now).await?;
+    summary.recommendations = send_sample_recommendations(&store, now).await?;
     Ok(summary)
 }
 
@@ -682,5 +687,143 @@ async fn file_sample_resolutions(store: &Arc<dyn Store>, now: OffsetDateTime) ->
         filed.push((sample.organ_id, sample.symbol, resolution.id));
     }
     services.tokens.revoke(reviewer.record.id).await?;
+    Ok(())
+}
+
+/// The dedup labelled set: recommendations as communes write them, with
+/// the matter each belongs to.
+const SAMPLE_RECOMMENDATIONS: &str = include_str!("../crates/dedup/data/labelled/recommendations.jsonl");
+
+#[derive(serde::Deserialize)]
+struct SampleRecommendation {
+    id: String,
+    text: String,
+    cluster: String,
+    bloc: String,
+    unit: String,
+}
+
+/// The organ of a commune that speaks for a bloc.
+fn organ_of(unit: &str, bloc: &str) -> Option<String> {
+    let kind = match bloc {
+        "PARTY" => "party-committee",
+        "COUNCIL" => "peoples-council",
+        "GOVERNMENT" => "peoples-committee",
+        "FRONT" => "front-committee",
+        _ => return None,
+    };
+    Some(format!("{unit}-{kind}"))
+}
+
+/// Sends the sample recommendations through the dedup engine, spread over
+/// the 90 days before `now`, all addressed to the Department of Home
+/// Affairs; half-way, the department answers the surplus-premises matter
+/// and escalates the special-mechanism one. Returns how many were sent.
+async fn send_sample_recommendations(store: &Arc<dyn Store>, now: OffsetDateTime) -> Result<u32> {
+    const HOME_AFFAIRS: &str = "01-home-affairs";
+    let samples: Vec<SampleRecommendation> = SAMPLE_RECOMMENDATIONS
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .map_err(|error| Error::internal(format!("sample recommendations: {error}")))?;
+    let instant = Arc::new(std::sync::Mutex::new(now));
+    let clock_instant = instant.clone();
+    let services = Services::new(
+        store.clone(),
+        Arc::new(move || match clock_instant.lock() {
+            Ok(guard) => *guard,
+            Err(poisoned) => *poisoned.into_inner(),
+        }),
+    );
+    let set_clock = |at: OffsetDateTime| match instant.lock() {
+        Ok(mut guard) => *guard = at,
+        Err(poisoned) => *poisoned.into_inner() = at,
+    };
+    let department = loader_principal(store, HOME_AFFAIRS, Role::Reviewer).await?;
+    let count = samples.len();
+    let mut sent = 0;
+    let mut clusters_of_matter: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for (index, sample) in samples.iter().enumerate() {
+        // Oldest first, evenly over 90 days.
+        let minutes_before = i64::try_from((count - index) * 90 * 24 * 60 / count).unwrap_or(0);
+        let at = now - Duration::minutes(minutes_before);
+        set_clock(at);
+        if index == count / 2 {
+            decide_sample_matters(&services, &department, &clusters_of_matter, at).await?;
+        }
+        let Some(organ_id) = organ_of(&sample.unit, &sample.bloc) else {
+            continue;
+        };
+        let Some(organ) = store.get_organ(&organ_id).await? else {
+            continue;
+        };
+        let submitter = Principal {
+            token_id: 0,
+            organ,
+            roles: vec![Role::Submitter],
+        };
+        let topic = if sample.cluster.contains("staff") {
+            "staffing"
+        } else {
+            ""
+        };
+        let view = services
+            .recommendations
+            .submit(
+                &submitter,
+                lienthong_domain::service::SubmitRecommendation {
+                    organ_id,
+                    text: sample.text.clone(),
+                    topic: topic.to_owned(),
+                    addressee: HOME_AFFAIRS.to_owned(),
+                    source: "demo".to_owned(),
+                    request_id: format!("demo-{}", sample.id),
+                },
+            )
+            .await?;
+        clusters_of_matter
+            .entry(sample.cluster.clone())
+            .or_insert(view.recommendation.cluster_id);
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// The department answers the surplus-premises matter and escalates the
+/// special-mechanism matter, if they were received.
+async fn decide_sample_matters(
+    services: &Services,
+    department: &Principal,
+    clusters_of_matter: &std::collections::HashMap<String, i64>,
+    at: OffsetDateTime,
+) -> Result<()> {
+    if let Some(&cluster) = clusters_of_matter.get("c002-surplus-premises") {
+        let date = vietnam_date(at).to_string();
+        services
+            .recommendations
+            .answer(
+                department,
+                cluster,
+                "Sở Tài chính đã ban hành hướng dẫn xử lý trụ sở, cơ sở nhà đất dôi dư sau sắp xếp đơn vị \
+                 hành chính; các xã, phường lập phương án và gửi Sở trước ngày 30 của tháng sau.",
+                "2150/STC-QLCS",
+                &date,
+                "demo-answer-premises",
+            )
+            .await?;
+    }
+    if let Some(&cluster) = clusters_of_matter.get("c048-special-mechanism-capital") {
+        services
+            .recommendations
+            .escalate(
+                department,
+                cluster,
+                "Đề nghị Chính phủ trình Ủy ban Thường vụ Quốc hội cho phép Hà Nội áp dụng cơ chế đặc thù về \
+                 biên chế cấp xã theo quy mô dân số.",
+                "demo-escalate-capital",
+            )
+            .await?;
+    }
     Ok(())
 }

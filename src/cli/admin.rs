@@ -149,11 +149,12 @@ pub async fn demo(database: &DatabaseArgs) -> anyhow::Result<()> {
     let store = lienthong_store::connect(&database.database_url).await?;
     let summary = lienthong::demo::load(store, time::OffsetDateTime::now_utc()).await?;
     say!(
-        "demo data: {} localities, {} organs, {} forms created, {} sample reports",
+        "demo data: {} localities, {} organs, {} forms created, {} sample reports, {} sample recommendations",
         summary.localities,
         summary.organs,
         summary.forms_created,
-        summary.reports
+        summary.reports,
+        summary.recommendations
     );
     Ok(())
 }
