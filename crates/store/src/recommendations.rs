@@ -195,7 +195,7 @@ async fn load_dedup_context(
 ) -> Result<DedupContext> {
     let limit = i64::try_from(max_candidates).unwrap_or(i64::MAX);
     let mut candidate_ids: Vec<i64> = sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM recommendations WHERE exact_key = $1 ORDER BY id DESC LIMIT $2",
+        "SELECT id FROM recommendations WHERE exact_key = $1 ORDER BY id LIMIT $2",
     )
     .bind(to_storage_hash(analysis.exact_key))
     .bind(limit)
@@ -203,7 +203,9 @@ async fn load_dedup_context(
     .await
     .or_database_failure("looking up exact duplicates")?;
     if !analysis.band_keys.is_empty() {
-        // Recommendations sharing the most bands first: the likeliest matches.
+        // Recommendations sharing the most bands first: the likeliest
+        // matches; older first on ties, as the batch clusterer ranks them,
+        // so the server and `recommendations cluster` pick the same ones.
         let mut query = NumberedQuery::new("SELECT recommendation_id FROM recommendation_bands");
         query.push_condition_in(
             "band_key IN ({})",
@@ -211,7 +213,7 @@ async fn load_dedup_context(
         )?;
         query.push_sql(" GROUP BY recommendation_id");
         query.push_order_and_limit(
-            "COUNT(*) DESC, recommendation_id DESC",
+            "COUNT(*) DESC, recommendation_id",
             u32::try_from(max_candidates).unwrap_or(u32::MAX),
         )?;
         let (sql, arguments) = query.into_parts();

@@ -2426,7 +2426,8 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
                 || candidate.cluster_id == premises.cluster_id),
         "whatever else is found comes with its own cluster"
     );
-    // Over the limit, exact duplicates are kept first, the newest first.
+    // Over the limit, exact duplicates are kept first, the oldest first (as
+    // the batch clusterer ranks them).
     let limited = store.dedup_context(&probe, 1).await.expect("context");
     assert_eq!(
         limited
@@ -2434,7 +2435,7 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
             .iter()
             .map(|candidate| candidate.recommendation_id)
             .collect::<Vec<_>>(),
-        [repeat.id]
+        [staffing.id]
     );
 
     // A text sharing one band key and no exact key is found by the band.
