@@ -340,6 +340,40 @@ async fn refresh_cluster_counts(connection: &mut AnyConnection, cluster_id: i64,
     Ok(())
 }
 
+/// Counts a new member into its cluster without reading the others: a
+/// cluster of a thousand members would otherwise be recounted on every
+/// submission. A locality or bloc counts as new when no other member has it
+/// (indexed lookups). Moves and merges recount with [`refresh_cluster_counts`].
+async fn count_new_member(
+    connection: &mut AnyConnection,
+    cluster_id: i64,
+    recommendation_id: i64,
+    new: &NewRecommendation,
+    submitted_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE clusters SET \
+           member_count = member_count + 1, \
+           distinct_localities = distinct_localities + CASE WHEN EXISTS (SELECT 1 FROM recommendations \
+             WHERE cluster_id = $1 AND locality_code = $3 AND id <> $2) THEN 0 ELSE 1 END, \
+           distinct_blocs = distinct_blocs + CASE WHEN EXISTS (SELECT 1 FROM recommendations \
+             WHERE cluster_id = $1 AND bloc = $4 AND id <> $2) THEN 0 ELSE 1 END, \
+           first_seen = CASE WHEN $5 < first_seen THEN $5 ELSE first_seen END, \
+           last_seen = CASE WHEN $5 > last_seen THEN $5 ELSE last_seen END, \
+           updated_at = $5 \
+         WHERE id = $1",
+    )
+    .bind(cluster_id)
+    .bind(recommendation_id)
+    .bind(&new.locality_code)
+    .bind(new.bloc.as_str())
+    .bind(submitted_at)
+    .execute(&mut *connection)
+    .await
+    .or_database_failure("counting a cluster's new member")?;
+    Ok(())
+}
+
 async fn record_decision(
     connection: &mut AnyConnection,
     cluster_id: i64,
@@ -635,7 +669,7 @@ impl RecommendationStore for SqlStore {
                 .await
                 .or_database_failure("naming a cluster's representative")?;
         }
-        refresh_cluster_counts(&mut transaction, cluster_id, submitted_at).await?;
+        count_new_member(&mut transaction, cluster_id, recommendation_id, new, submitted_at).await?;
 
         insert_band_keys(&mut transaction, recommendation_id, &new.analysis).await?;
         for (rank, suggestion) in suggestions.iter().enumerate() {

@@ -3764,3 +3764,82 @@ async fn a_review_cannot_confirm_into_a_cluster_merged_away_meanwhile() {
         .await
         .expect("confirmed into the redirected suggestion");
 }
+
+#[tokio::test]
+async fn joining_members_count_distinct_localities_and_blocs_and_widen_the_span() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let first = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 20),
+        Decision::New,
+        "first",
+    )
+    .await;
+    // Same ward, another bloc, submitted earlier than the first (an import
+    // of older records): one locality, two blocs, the span reaches back.
+    record(
+        store,
+        &submission(BA_DINH_FRONT, STAFFING, 10),
+        link(&first, 0.9),
+        "same-ward",
+    )
+    .await;
+    // Another ward, a third bloc, later.
+    record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 30),
+        link(&first, 0.8),
+        "other-ward",
+    )
+    .await;
+    // The same ward and bloc again: nothing new but the count.
+    record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 25),
+        link(&first, 0.95),
+        "repeat",
+    )
+    .await;
+    let cluster = store
+        .get_cluster(first.cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!(cluster.member_count, 4);
+    assert_eq!(cluster.locality_codes, ["00004", "00008"]);
+    assert_eq!(cluster.blocs, [Bloc::Party, Bloc::Government, Bloc::Front]);
+    assert_eq!(
+        (cluster.first_seen, cluster.last_seen),
+        (instant(10), instant(30))
+    );
+    let listed = store
+        .list_clusters(
+            &ClusterFilter {
+                min_distinct_localities: 2,
+                min_distinct_blocs: 3,
+                ..ClusterFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("listed");
+    assert_eq!(
+        listed.iter().map(|cluster| cluster.id).collect::<Vec<_>>(),
+        [first.cluster_id],
+        "the stored distinct counts are what the filters read"
+    );
+    let narrower = store
+        .list_clusters(
+            &ClusterFilter {
+                min_distinct_localities: 3,
+                ..ClusterFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("listed");
+    assert!(narrower.is_empty());
+}
