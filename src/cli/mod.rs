@@ -16,6 +16,7 @@ macro_rules! say {
 }
 
 mod admin;
+mod analytics;
 mod client;
 mod dossier;
 mod recommendations;
@@ -62,6 +63,10 @@ enum Command {
     /// Build the recommendations dossier for the central government.
     #[command(subcommand)]
     Dossier(dossier::DossierCommand),
+    /// Export indicator roll-ups as CSV; reporting rates, ranked
+    /// recommendation clusters and answered matches.
+    #[command(subcommand)]
+    Analytics(analytics::AnalyticsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completeness(arguments) => client::completeness(arguments).await,
         Command::Recommendations(command) => recommendations::run(command).await,
         Command::Dossier(command) => dossier::run(command).await,
+        Command::Analytics(command) => analytics::run(command).await,
     }
 }
 
