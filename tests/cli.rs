@@ -490,3 +490,409 @@ async fn recommendations_import_resumes_without_duplicates_and_reports_bad_lines
         "{refused:?}"
     );
 }
+
+/// A `tthc-monthly` submission with the four required figures.
+fn tthc_figures(
+    organ: &str,
+    period: &str,
+    received: i64,
+    online: i64,
+    resolved: i64,
+    overdue: i64,
+) -> proto::SubmitReportRequest {
+    proto::SubmitReportRequest {
+        values: vec![
+            integer("dossiers_received", received),
+            integer("dossiers_online", online),
+            integer("dossiers_resolved_on_time", resolved),
+            integer("dossiers_overdue", overdue),
+        ],
+        ..tthc_submission(organ, period, &format!("{organ}/{period}"))
+    }
+}
+
+/// Three `tthc-monthly` reports, all submitted after their deadlines:
+/// Ba Đình (00004) 100 received, 10 online in 2025-08 and 400, 100 in
+/// 2025-09 (accepted); Ngọc Hà (00008) 200, 30 in 2025-09. The other 124
+/// People's Committees owe them too. Returns the server and an analyst's
+/// client environment.
+async fn tthc_reports() -> (TestServer, Vec<(&'static str, String)>) {
+    let server = TestServer::start().await;
+    let mut ward = server.submitter(WARD).await;
+    ward.submit_report(tthc_figures(WARD, "2025-08", 100, 10, 90, 1))
+        .await
+        .expect("submitted");
+    let september = ward
+        .submit_report(tthc_figures(WARD, "2025-09", 400, 100, 380, 5))
+        .await
+        .expect("submitted")
+        .into_inner()
+        .report;
+    server
+        .submitter(OTHER_WARD)
+        .await
+        .submit_report(tthc_figures(OTHER_WARD, "2025-09", 200, 30, 190, 2))
+        .await
+        .expect("submitted");
+    server
+        .reviewer(TTHC_OWNER)
+        .await
+        .review_report(proto::ReviewReportRequest {
+            report: september,
+            revision: 1,
+            decision: proto::ReviewDecision::Accept.into(),
+            comment: String::new(),
+            request_id: "accept-september".to_owned(),
+        })
+        .await
+        .expect("accepted");
+    let token = server
+        .token(ADMIN_ORGAN, &[lienthong_domain::auth::Role::Analyst])
+        .await;
+    let environment = vec![
+        ("LIENTHONG_SERVER", format!("http://{}", server.address)),
+        ("LIENTHONG_TOKEN", token),
+    ];
+    (server, environment)
+}
+
+fn borrowed<'e>(environment: &'e [(&'static str, String)]) -> Vec<(&'static str, &'e str)> {
+    environment
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_export_writes_csv_to_a_file_or_to_stdout() {
+    let (_server, environment) = tthc_reports().await;
+    let environment = borrowed(&environment);
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("september.csv");
+    let path = file.to_str().expect("utf-8 path");
+
+    let written = stdout(&lienthong(
+        &[
+            "analytics",
+            "export",
+            "--form",
+            "tthc-monthly",
+            "--from",
+            "2025-09",
+            "--to",
+            "2025-09",
+            "--indicator",
+            "dossiers_received",
+            "--indicator",
+            "online_rate",
+            "--group-by",
+            "locality",
+            "--locality",
+            "00004",
+            "--locality",
+            "00008",
+            "--locality",
+            "00025",
+            "--out",
+            path,
+        ],
+        &environment,
+    ));
+    assert_eq!(written, format!("6 rows written to {path}\n"));
+    // 100 of 400 and 30 of 200 online; Giảng Võ (00025) owes its report, so
+    // it has no value (and its ratio parts add up to nothing).
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the CSV file"),
+        "locality_code,indicator_code,aggregation,value,numerator_sum,denominator_sum,\
+         expected_reports,contributing_reports,missing_reports\r\n\
+         00004,dossiers_received,SUM,400,,,1,1,0\r\n\
+         00004,online_rate,RATIO,25,100,400,1,1,0\r\n\
+         00008,dossiers_received,SUM,200,,,1,1,0\r\n\
+         00008,online_rate,RATIO,15,30,200,1,1,0\r\n\
+         00025,dossiers_received,SUM,,,,1,0,1\r\n\
+         00025,online_rate,RATIO,,0,0,1,0,1\r\n"
+    );
+
+    // Without --out the CSV alone goes to standard output. The quarter:
+    // 100 + 400 + 200 of 126 committees × 3 months owed.
+    let quarter = stdout(&lienthong(
+        &[
+            "analytics",
+            "export",
+            "--form",
+            "tthc-monthly",
+            "--from",
+            "2025-07",
+            "--to",
+            "2025-09",
+            "--indicator",
+            "dossiers_received",
+            "--group-by",
+            "period",
+            "--group-by",
+            "bloc",
+            "--rollup",
+            "quarterly",
+        ],
+        &environment,
+    ));
+    assert_eq!(
+        quarter,
+        "period,bloc,indicator_code,aggregation,value,numerator_sum,denominator_sum,\
+         expected_reports,contributing_reports,missing_reports\r\n\
+         2025-Q3,GOVERNMENT,dossiers_received,SUM,700,,,378,3,375\r\n"
+    );
+
+    // Accepted reports only, for the whole city: Ba Đình's September.
+    let accepted = stdout(&lienthong(
+        &[
+            "analytics",
+            "export",
+            "--form",
+            "tthc-monthly",
+            "--from",
+            "2025-07",
+            "--to",
+            "2025-09",
+            "--indicator",
+            "online_rate",
+            "--accepted-only",
+        ],
+        &environment,
+    ));
+    assert_eq!(
+        accepted.lines().collect::<Vec<_>>(),
+        [
+            "indicator_code,aggregation,value,numerator_sum,denominator_sum,\
+             expected_reports,contributing_reports,missing_reports",
+            "online_rate,RATIO,25,100,400,378,1,377",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_export_of_a_reversed_range_fails_naming_the_field() {
+    let (_server, environment) = tthc_reports().await;
+    let environment = borrowed(&environment);
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("never.csv");
+    let refused = lienthong(
+        &[
+            "analytics",
+            "export",
+            "--form",
+            "tthc-monthly",
+            "--from",
+            "2025-09",
+            "--to",
+            "2025-07",
+            "--out",
+            file.to_str().expect("utf-8 path"),
+        ],
+        &environment,
+    );
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    let errors = String::from_utf8_lossy(&refused.stderr);
+    assert!(errors.contains("error: InvalidArgument"), "{errors}");
+    assert!(errors.contains("  to_period: "), "{errors}");
+    assert!(!file.exists(), "nothing is written for a refused request");
+}
+
+/// The whitespace-separated columns of the first line whose leading
+/// columns are `leading`.
+fn columns_of(text: &str, leading: &[&str]) -> Vec<String> {
+    text.lines()
+        .map(|line| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .find(|columns| {
+            columns.starts_with(
+                &leading
+                    .iter()
+                    .map(|&column| column.to_owned())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .unwrap_or_else(|| panic!("no line starting {leading:?} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_rates_print_each_locality_and_the_city_trend() {
+    let (_server, environment) = tthc_reports().await;
+    let environment = borrowed(&environment);
+    let printed = stdout(&lienthong(
+        &[
+            "analytics",
+            "rates",
+            "--form",
+            "tthc-monthly",
+            "--from",
+            "2025-08",
+            "--to",
+            "2025-09",
+            "--locality",
+            "00004",
+            "--locality",
+            "00008",
+        ],
+        &environment,
+    ));
+    // period, locality, expected, submitted, on time, late, accepted,
+    // reporting and on-time rates; every report here came late.
+    let expected = [
+        (["2025-08", "00004"], "1 1 0 1 0 100.0% 0.0%"),
+        (["2025-08", "00008"], "1 0 0 0 0 0.0% 0.0%"),
+        (["2025-09", "00004"], "1 1 0 1 1 100.0% 0.0%"),
+        (["2025-09", "00008"], "1 1 0 1 0 100.0% 0.0%"),
+        (["2025-08", "city"], "2 1 0 1 0 50.0% 0.0%"),
+        (["2025-09", "city"], "2 2 0 2 1 100.0% 0.0%"),
+    ];
+    for (leading, figures) in expected {
+        assert_eq!(
+            columns_of(&printed, &leading)[2..9].join(" "),
+            figures,
+            "{leading:?}:\n{printed}"
+        );
+    }
+    assert_eq!(
+        printed.lines().count(),
+        11,
+        "six rows, two titles, two headers, a blank line:\n{printed}"
+    );
+    assert!(printed.contains("tthc-monthly: city trend"), "{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_clusters_and_answered_print_their_tables() {
+    use lienthong::proto::recommendation_service_client::RecommendationServiceClient;
+    use lienthong_domain::auth::Role;
+    use time::macros::datetime;
+
+    let clock = ManualClock::at(datetime!(2025-07-10 02:00 UTC));
+    let server = TestServer::start_with_clock(clock.clock()).await;
+    let recommendations = async |organ: &str, role: Role| {
+        let token = server.token(organ, &[role]).await;
+        RecommendationServiceClient::with_interceptor(server.channel().await, bearer(Some(&token)))
+    };
+    let submit = async |organ: &str, text: &str, request_id: &str| {
+        recommendations(organ, Role::Submitter)
+            .await
+            .submit_recommendation(proto::SubmitRecommendationRequest {
+                organ: organ.to_owned(),
+                text: text.to_owned(),
+                topic: "staffing".to_owned(),
+                addressee: STAFFING_OWNER.to_owned(),
+                source: String::new(),
+                request_id: request_id.to_owned(),
+            })
+            .await
+            .expect("submitted")
+            .into_inner()
+    };
+    // July: Ba Đình and Ngọc Hà raise the IT matter, Ba Đình's Party
+    // committee the premises matter. August: Home Affairs answers the IT
+    // matter, and Giảng Võ's repeat of it gets the answer at once.
+    let first = submit(WARD, IT_STAFF, "it-1").await;
+    submit(OTHER_WARD, IT_STAFF, "it-2").await;
+    submit(WARD_PARTY, PREMISES, "premises-1").await;
+    clock.set(datetime!(2025-08-02 02:00 UTC));
+    recommendations(STAFFING_OWNER, Role::Reviewer)
+        .await
+        .answer_cluster(proto::AnswerClusterRequest {
+            cluster: first.recommendation.expect("recommendation").cluster,
+            text: "Thành phố giao bổ sung biên chế công nghệ thông tin cho cấp xã.".to_owned(),
+            document: "456/SNV-CCVC".to_owned(),
+            document_date: "2025-08-01".to_owned(),
+            request_id: "answer-it".to_owned(),
+        })
+        .await
+        .expect("answered");
+    clock.set(datetime!(2025-08-05 02:00 UTC));
+    let settled = submit("00025-peoples-committee", IT_STAFF, "it-3").await;
+    assert_eq!(settled.outcome(), proto::DedupOutcome::AlreadyAnswered);
+
+    let token = server.token(ADMIN_ORGAN, &[Role::Analyst]).await;
+    let address = format!("http://{}", server.address);
+    let environment = [
+        ("LIENTHONG_SERVER", address.as_str()),
+        ("LIENTHONG_TOKEN", token.as_str()),
+    ];
+    let ranked = stdout(&lienthong(
+        &["analytics", "clusters", "--from", "2025-Q3", "--to", "2025-Q3"],
+        &environment,
+    ));
+    let lines: Vec<&str> = ranked.lines().collect();
+    assert_eq!(lines.len(), 3, "{ranked}");
+    let it_excerpt: String = IT_STAFF.chars().take(80).collect();
+    // rank, cluster, localities, blocs, recommendations, status, text.
+    let it = columns_of(&ranked, &["1"]);
+    assert!(it[1].starts_with("clusters/"), "{ranked}");
+    assert_eq!(it[2..6], ["3", "GOVERNMENT", "3", "ANSWERED"], "{ranked}");
+    assert!(lines[1].ends_with(&format!(" {it_excerpt}…")), "{ranked}");
+    assert_eq!(
+        columns_of(&ranked, &["2"])[2..6],
+        ["1", "PARTY", "1", "OPEN"],
+        "{ranked}"
+    );
+    let premises_excerpt: String = PREMISES.chars().take(40).collect();
+    assert!(lines[2].contains(&premises_excerpt), "{ranked}");
+    let widely = stdout(&lienthong(
+        &[
+            "analytics",
+            "clusters",
+            "--from",
+            "2025-Q3",
+            "--to",
+            "2025-Q3",
+            "--min-localities",
+            "2",
+        ],
+        &environment,
+    ));
+    assert_eq!(widely.lines().count(), 2, "{widely}");
+    assert!(widely.contains(&it_excerpt), "{widely}");
+
+    let answered = stdout(&lienthong(
+        &["analytics", "answered", "--from", "2025-07", "--to", "2025-08"],
+        &environment,
+    ));
+    // period, bloc, submitted, already answered, share.
+    let rows: Vec<String> = answered
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "2025-07 PARTY 1 0 0.0%",
+            "2025-07 COUNCIL 0 0 -",
+            "2025-07 GOVERNMENT 2 0 0.0%",
+            "2025-07 FRONT 0 0 -",
+            "2025-08 PARTY 0 0 -",
+            "2025-08 COUNCIL 0 0 -",
+            "2025-08 GOVERNMENT 1 1 100.0%",
+            "2025-08 FRONT 0 0 -",
+            "total PARTY 1 0 0.0%",
+            "total COUNCIL 0 0 -",
+            "total GOVERNMENT 3 1 33.3%",
+            "total FRONT 0 0 -",
+            "total all 4 1 25.0%",
+        ],
+        "{answered}"
+    );
+
+    // A submitter may not rank clusters; the refusal goes to stderr.
+    let submitter = server.token(WARD, &[Role::Submitter]).await;
+    let refused = lienthong(
+        &["analytics", "clusters", "--from", "2025-Q3", "--to", "2025-Q3"],
+        &[
+            ("LIENTHONG_SERVER", address.as_str()),
+            ("LIENTHONG_TOKEN", submitter.as_str()),
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("error: PermissionDenied"),
+        "{refused:?}"
+    );
+}
