@@ -27,6 +27,10 @@ const MAX_NAME_WORDS: usize = 4;
 /// often.
 const CONCEPT_SHINGLE_COPIES: usize = 3;
 
+/// Passes after the first that normalisation may take to settle; each pass
+/// only removes words, so it settles quickly.
+const MAX_NORMALISATION_PASSES: usize = 3;
+
 /// Longest formulaic opening, in tokens; anything longer is content.
 const MAX_OPENING_TOKENS: usize = 24;
 
@@ -154,6 +158,25 @@ impl Engine {
     /// one has no terms and no band keys and so matches nothing but itself);
     /// use [`Engine::check_text`] to refuse unsuitable text first.
     pub fn analyze(&self, text: &str) -> Analysis {
+        let mut analysis = self.analyze_once(text);
+        // Taking out a sender or a place can leave an asking verb at the
+        // start of a sentence, which the next pass takes out as an opening;
+        // normalise until nothing changes, so normalising is idempotent.
+        for _ in 0..MAX_NORMALISATION_PASSES {
+            let again = self.analyze_once(&analysis.normalized);
+            if again.normalized == analysis.normalized {
+                break;
+            }
+            let mut places = analysis.places;
+            places.extend(again.places.iter().cloned());
+            places.sort_unstable();
+            places.dedup();
+            analysis = Analysis { places, ..again };
+        }
+        analysis
+    }
+
+    fn analyze_once(&self, text: &str) -> Analysis {
         let tokens = merge_numbers(&tokenize(text));
         let tokens = expand_abbreviations(&self.lexicon, &tokens);
         let cased = tokens

@@ -73,7 +73,7 @@ use lexicon::Lexicon;
 /// from a text ([`Analysis`], band keys, exact keys, terms) names the version
 /// that produced it; analyses of different versions are never compared, so
 /// bump this whenever any of it changes and re-analyse what is stored.
-pub const NORM_VERSION: u32 = 2;
+pub const NORM_VERSION: u32 = 3;
 
 /// Thresholds and bounds of the decision, shared by the server and the batch
 /// command so both decide alike.

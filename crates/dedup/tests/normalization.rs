@@ -189,7 +189,7 @@ fn hashes_are_pinned() {
     // the pins updated), or the change undone.
     let analysis =
         Engine::default().analyze("Đề nghị bổ sung biên chế công chức công nghệ thông tin cho phường.");
-    assert_eq!(NORM_VERSION, 2);
+    assert_eq!(NORM_VERSION, 3);
     assert_eq!(
         analysis.normalized,
         "bổ sung biên chế công chức công nghệ thông tin cho phường"
@@ -303,4 +303,12 @@ proptest! {
         let nfd: String = text.nfd().collect();
         prop_assert_eq!(engine.analyze(&nfc), engine.analyze(&nfd));
     }
+}
+
+#[test]
+fn an_opening_exposed_by_taking_out_a_sender_is_taken_out_too() {
+    let engine = Engine::default();
+    let once = engine.analyze("bổ sung phường \n Hà Nội Đảng ủy phường Ba Đình kiến nghị:");
+    let twice = engine.analyze(&once.normalized);
+    assert_eq!(once.normalized, twice.normalized);
 }
