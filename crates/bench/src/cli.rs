@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use lienthong_domain::period::Period;
 
 use crate::setup::Backend;
 
@@ -32,6 +33,12 @@ pub enum Command {
     /// SubmitRecommendation over gRPC, one request at a time and with
     /// several in flight, and print latency percentiles per backend.
     SubmitRecommendations(SubmitRecommendationsArgs),
+    /// Fill a database with years of reports of every commune organ on the
+    /// demo forms and a 32-indicator form, through the report use cases.
+    Generate(GenerateArgs),
+    /// Generate that history, then time analytics questions through the
+    /// service over gRPC and as hand-written SQL on the same database.
+    Analytics(AnalyticsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +136,69 @@ pub struct SubmitRecommendationsArgs {
     pub keep_database: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The database to fill, e.g. `sqlite://analytics.db` (created when
+    /// missing) or `postgres://user@host/database` (which must exist);
+    /// migrated first.
+    #[arg(long)]
+    pub database_url: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// What to generate.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Years of reports.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub years: u32,
+    /// The last month, e.g. `2026-11` [default: the latest month whose
+    /// deadline has passed].
+    #[arg(long, value_parser = parse_month)]
+    pub through: Option<Period>,
+    /// Seed of the figures, gaps and delays; the same seed, last month and
+    /// day give the same reports.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Reports written at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub write_concurrency: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyticsArgs {
+    /// Measure on this database, filled by `generate` beforehand, instead of
+    /// generating into a throw-away one; `--backend` then follows the URL
+    /// and the generation options are unused.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Timed runs of each question, on each side.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repetitions: u32,
+    /// Untimed runs of each question first, on each side.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: u32,
+    /// Which database to run on; `both` runs SQLite, then PostgreSQL.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    pub backend: BackendChoice,
+    /// PostgreSQL URL of an existing database, used only to create a fresh
+    /// database for the run and to drop it afterwards.
+    #[arg(
+        long,
+        env = "LIENTHONG_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
+    pub postgres_url: String,
+    /// Keep the generated databases afterwards and print where they are;
+    /// they are yours to remove.
+    #[arg(long)]
+    pub keep_database: bool,
+}
+
 impl SubmitReportsArgs {
     /// The connection count, never more than there are workers to use them.
     pub fn connections(&self) -> u32 {
@@ -168,6 +238,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .checked_mul(seconds_per_unit)
         .map(Duration::from_secs)
         .ok_or_else(invalid)
+}
+
+/// A month id such as `2026-11`.
+fn parse_month(text: &str) -> Result<Period, String> {
+    match text.parse::<Period>() {
+        Ok(period @ Period::Month { .. }) => Ok(period),
+        Ok(period) => Err(format!("{period} is not a month such as 2026-11")),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
@@ -237,5 +316,36 @@ mod tests {
         };
         assert_eq!((args.corpus, args.requests, args.concurrency), (0, 1_000, 8));
         assert_eq!(args.backend.backends(), vec![Backend::Sqlite]);
+    }
+
+    #[test]
+    fn generate_and_analytics_default_to_five_years_to_the_last_closed_month() {
+        let cli = Cli::parse_from(["lienthong-bench", "generate", "--database-url", "sqlite://a.db"]);
+        let Command::Generate(args) = cli.command else {
+            panic!("not generate");
+        };
+        assert_eq!(
+            (args.data.years, args.data.seed, args.data.write_concurrency),
+            (5, 1, 4)
+        );
+        assert_eq!(args.data.through, None);
+        let cli = Cli::parse_from(["lienthong-bench", "analytics", "--through", "2026-11"]);
+        let Command::Analytics(args) = cli.command else {
+            panic!("not analytics");
+        };
+        assert_eq!(
+            args.data.through,
+            Some(Period::Month {
+                year: 2026,
+                month: 11
+            })
+        );
+        assert_eq!(
+            (args.repetitions, args.warmup, args.backend),
+            (30, 3, BackendChoice::Both)
+        );
+        assert_eq!(args.database_url, None);
+        assert!(Cli::try_parse_from(["lienthong-bench", "analytics", "--through", "2026-Q3"]).is_err());
+        assert!(Cli::try_parse_from(["lienthong-bench", "generate"]).is_err());
     }
 }

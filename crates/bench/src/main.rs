@@ -17,11 +17,19 @@
 //! `cargo run --release -p lienthong-bench -- submit-recommendations --corpus 100000`
 //! stores that many recommendations, then measures SubmitRecommendation
 //! latency over gRPC on SQLite and PostgreSQL.
+//!
+//! `cargo run --release -p lienthong-bench -- generate --years 5 --database-url sqlite://analytics.db`
+//! fills a database with five years of reports of every commune organ
+//! through the report use cases; `… -- analytics` does the same into a
+//! throw-away database and times analytics questions through the service
+//! and as hand-written SQL, side by side.
 #![allow(clippy::print_stdout, reason = "printing results is what a benchmark is for")]
 
+mod analytics;
 mod cli;
 mod cluster_batch;
 mod corpus;
+mod generate;
 mod load;
 mod report;
 mod setup;
@@ -40,8 +48,10 @@ use crate::report::Row;
 use crate::setup::{Backend, Database, Fixture, RunningServer};
 
 /// The bench's own progress at info; the server's per-report info lines
-/// would flood the terminal and cost time on the path being measured.
-const DEFAULT_LOG_FILTER: &str = "warn,lienthong_bench=info";
+/// would flood the terminal and cost time on the path being measured, and
+/// so would sqlx's warning for every statement over a second, which the
+/// benchmarks time themselves.
+const DEFAULT_LOG_FILTER: &str = "warn,lienthong_bench=info,sqlx::query=error";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -66,6 +76,8 @@ fn main() -> ExitCode {
             // compared with; the runtime is idle meanwhile.
             Command::ClusterBatch(arguments) => cluster_batch::run(&arguments),
             Command::SubmitRecommendations(arguments) => submit_recommendations::run(&arguments).await,
+            Command::Generate(arguments) => generate::run(&arguments).await,
+            Command::Analytics(arguments) => analytics::run(&arguments).await,
         }
     });
     match result {
