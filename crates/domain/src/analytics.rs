@@ -1,20 +1,21 @@
 //! Analytics over reports: the store port for roll-ups, and the pure parts
-//! of aggregation — how partial aggregates from the store combine under each
-//! indicator's rule, how periods roll up into longer ones, and the modified
-//! z-score that judges a value against its organ's history.
+//! of aggregation — how reports add up under each indicator's rule, how
+//! periods roll up into longer ones, and the modified z-score that judges a
+//! value against its organ's history.
 //!
-//! The store aggregates in SQL what SQL does the same on both backends
-//! (count, sum, min and max per group, the latest value per organ, summed
-//! numerators and denominators); the rules are applied here, over the few
-//! grouped rows that come back.
+//! The store returns one row per report with the figures of its latest
+//! revision (one statement, whatever the number of groups); [`Tally`] adds
+//! them up here, group by group, so each rule is applied in one place and
+//! the same way on both backends.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
 use crate::directory::{Bloc, Organ, OrganKind};
 use crate::error::Result;
-use crate::form::{Aggregation, Indicator, RatioOf, ValueType};
+use crate::form::{Aggregation, Indicator, ValueType};
 use crate::period::{Period, Periodicity};
 
 /// Which reports figures come from. Either way a report counts with its
@@ -109,35 +110,24 @@ impl PartialOrd for GroupKey {
     }
 }
 
-/// Count, sum, minimum and maximum of one indicator's values in one group.
-/// With period grouping the store reports source periods; the domain maps
-/// them to roll-up periods and merges.
+/// One report in scope: its organ, its period and the numeric values of
+/// its latest revision for the indicators asked, in the order asked (`None`
+/// where the revision has none).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValueSummary {
-    pub key: GroupKey,
-    pub indicator_code: String,
-    pub partial: Partial,
+pub struct ReportFigures {
+    pub organ_id: String,
+    pub period: Period,
+    pub values: Vec<Option<f64>>,
 }
 
-/// Per group: each organ's value in the latest period of its bucket that it
-/// reported, summed over the organs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LatestSum {
-    /// With period grouping, `period` is the bucket.
-    pub key: GroupKey,
-    pub indicator_code: String,
-    pub organs: u64,
-    pub sum: f64,
-}
-
-/// Per group: the summed numerator and denominator over the reports that
-/// carry both.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RatioSummary {
-    pub key: GroupKey,
-    pub numerator_code: String,
-    pub denominator_code: String,
-    pub parts: RatioParts,
+/// What a request checks before using what it keeps in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogueVersions {
+    /// The form's latest published version: `None` for no such form, 0 if
+    /// never published.
+    pub latest_form_version: Option<u32>,
+    /// Changes whenever an organ or a locality does.
+    pub directory_version: i64,
 }
 
 /// How many reports of a locality and period were submitted, on time and accepted.
@@ -166,33 +156,16 @@ pub struct ReportedValue {
 /// whatever the number of groups.
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Count, sum, min and max of each indicator's values per group (per
-    /// source period when grouping by period).
-    async fn summarise_values(
+    /// The form's latest published version and the directory's version,
+    /// read together.
+    async fn catalogue_versions(&self, form_code: &str) -> Result<CatalogueVersions>;
+    /// Every report in scope with its latest revision's values of
+    /// `indicator_codes`, in no particular order.
+    async fn report_figures(
         &self,
         scope: &ReportScope,
-        grouping: Grouping,
         indicator_codes: &[String],
-    ) -> Result<Vec<ValueSummary>>;
-    /// Per group and indicator: each organ's value in the latest period it
-    /// reported within its bucket, summed. `buckets` maps every period of
-    /// the scope to its bucket when grouping by period; without period
-    /// grouping the whole scope is one bucket.
-    async fn summarise_latest_values(
-        &self,
-        scope: &ReportScope,
-        grouping: Grouping,
-        buckets: &[(Period, Period)],
-        indicator_codes: &[String],
-    ) -> Result<Vec<LatestSum>>;
-    /// Per group (per source period when grouping by period) and pair: the
-    /// summed numerator and denominator of the reports carrying both.
-    async fn summarise_ratios(
-        &self,
-        scope: &ReportScope,
-        grouping: Grouping,
-        pairs: &[RatioOf],
-    ) -> Result<Vec<RatioSummary>>;
+    ) -> Result<Vec<ReportFigures>>;
     /// Reports per locality and period: submitted, on time, accepted.
     async fn count_reports(&self, scope: &ReportScope) -> Result<Vec<ReportCounts>>;
     /// Every numeric value of the indicators in scope, ordered by organ,
@@ -290,6 +263,103 @@ impl Gathered {
             Aggregation::Ratio => self.ratio.map_or(0, |ratio| ratio.reports),
             _ => self.values.map_or(0, |values| values.count),
         }
+    }
+}
+
+/// Where an indicator's figures are in [`ReportFigures::values`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Its own values, in this column.
+    Values(usize),
+    /// RATIO: the columns of its numerator and denominator.
+    Ratio { numerator: usize, denominator: usize },
+}
+
+/// Reports added up into groups, each indicator by its rule.
+#[derive(Debug)]
+pub struct Tally {
+    sources: Vec<(Aggregation, Source)>,
+    /// Group-major: `group × indicators + indicator`.
+    cells: Vec<Gathered>,
+    /// LAST, when a group may hold several periods of one organ: per
+    /// (organ, group, indicator), its latest period with a value and that
+    /// value. Ordered, so the sums are added in the same order every time.
+    latest: Option<BTreeMap<LatestKey, (Period, f64)>>,
+}
+
+/// (organ, group, indicator) of a [`Tally`].
+type LatestKey = (usize, usize, usize);
+
+impl Tally {
+    /// `groups` empty groups. `one_period_per_group`: every group holds at
+    /// most one period, so an organ's latest value in a group is its only
+    /// one and LAST adds values as they come.
+    pub fn new(groups: usize, sources: Vec<(Aggregation, Source)>, one_period_per_group: bool) -> Tally {
+        Tally {
+            cells: vec![Gathered::default(); groups.saturating_mul(sources.len())],
+            sources,
+            latest: (!one_period_per_group).then(BTreeMap::new),
+        }
+    }
+
+    /// Adds one report of `organ` (any number identifying it) for `period`
+    /// to `group`; `values` are in the columns of the sources.
+    pub fn add(&mut self, group: usize, organ: usize, period: Period, values: &[Option<f64>]) {
+        let Tally {
+            sources,
+            cells,
+            latest,
+        } = self;
+        let width = sources.len();
+        let cells = &mut cells[group * width..(group + 1) * width];
+        for (index, ((rule, source), cell)) in sources.iter().zip(cells).enumerate() {
+            match *source {
+                Source::Values(column) => {
+                    let Some(value) = values[column] else {
+                        continue;
+                    };
+                    match &mut cell.values {
+                        Some(partial) => partial.merge(&Partial::of(value)),
+                        None => cell.values = Some(Partial::of(value)),
+                    }
+                    if *rule == Aggregation::Last {
+                        match latest {
+                            None => *cell.latest_sum.get_or_insert(0.0) += value,
+                            Some(latest) => {
+                                let entry = latest.entry((organ, group, index)).or_insert((period, value));
+                                if period > entry.0 {
+                                    *entry = (period, value);
+                                }
+                            }
+                        }
+                    }
+                }
+                Source::Ratio {
+                    numerator,
+                    denominator,
+                } => {
+                    if let (Some(numerator), Some(denominator)) = (values[numerator], values[denominator]) {
+                        cell.ratio
+                            .get_or_insert_with(RatioParts::default)
+                            .merge(&RatioParts {
+                                reports: 1,
+                                numerator,
+                                denominator,
+                            });
+                    }
+                }
+            }
+        }
+    }
+
+    /// What each group gathered, group-major.
+    pub fn finish(self) -> Vec<Gathered> {
+        let width = self.sources.len();
+        let mut cells = self.cells;
+        for ((_, group, index), (_, value)) in self.latest.into_iter().flatten() {
+            *cells[group * width + index].latest_sum.get_or_insert(0.0) += value;
+        }
+        cells
     }
 }
 
@@ -453,6 +523,76 @@ mod tests {
         assert_eq!(gathered.value(Aggregation::Ratio), None);
         assert_eq!(Gathered::default().value(Aggregation::Sum), None);
         assert_eq!(Gathered::default().value(Aggregation::Last), None);
+    }
+
+    /// (organ, month, received, online, staff) of three organs over a
+    /// quarter; the third organ left `online` out.
+    const REPORTS: [(usize, u8, f64, Option<f64>, f64); 6] = [
+        (0, 1, 100.0, Some(10.0), 20.0),
+        (1, 1, 300.0, Some(90.0), 30.0),
+        (2, 1, 50.0, None, 5.0),
+        (0, 2, 220.0, Some(22.0), 22.0),
+        (1, 2, 100.0, Some(50.0), 31.0),
+        (0, 3, 10.0, Some(1.0), 23.0),
+    ];
+
+    /// Received (SUM), staff (LAST), online of received (RATIO) and
+    /// received again (MAX), over the columns received, online, staff.
+    fn sources() -> Vec<(Aggregation, Source)> {
+        vec![
+            (Aggregation::Sum, Source::Values(0)),
+            (Aggregation::Last, Source::Values(2)),
+            (
+                Aggregation::Ratio,
+                Source::Ratio {
+                    numerator: 1,
+                    denominator: 0,
+                },
+            ),
+            (Aggregation::Max, Source::Values(0)),
+        ]
+    }
+
+    #[test]
+    fn a_tally_applies_each_rule_and_last_takes_each_organs_latest_period() {
+        // One group for the quarter: several periods per group.
+        let mut quarter = Tally::new(1, sources(), false);
+        // Latest first: the order the store returns reports in does not matter.
+        for (organ, month_number, received, online, staff) in REPORTS.iter().rev() {
+            quarter.add(
+                0,
+                *organ,
+                month(2025, *month_number),
+                &[Some(*received), *online, Some(*staff)],
+            );
+        }
+        let cells = quarter.finish();
+        assert_eq!(cells[0].value(Aggregation::Sum), Some(780.0));
+        assert_eq!(cells[0].contributing(Aggregation::Sum), 6);
+        // March 23 of the first organ, February 31 of the second, January 5.
+        assert_eq!(cells[1].value(Aggregation::Last), Some(59.0));
+        // The third organ's 50 stay out of the denominator: 173 of 730.
+        let ratio = cells[2].ratio.expect("ratio parts");
+        assert_eq!(
+            (ratio.reports, ratio.numerator, ratio.denominator),
+            (5, 173.0, 730.0)
+        );
+        assert_eq!(cells[3].value(Aggregation::Max), Some(300.0));
+
+        // A group per month: each organ's only value in it.
+        let mut monthly = Tally::new(3, sources(), true);
+        for (organ, month_number, received, online, staff) in REPORTS {
+            let group = usize::from(month_number) - 1;
+            monthly.add(
+                group,
+                organ,
+                month(2025, month_number),
+                &[Some(received), online, Some(staff)],
+            );
+        }
+        let cells = monthly.finish();
+        let last = |group: usize| cells[group * 4 + 1].value(Aggregation::Last);
+        assert_eq!([last(0), last(1), last(2)], [Some(55.0), Some(53.0), Some(23.0)]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use lienthong_domain::{Error, Result};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive as _;
 
+use crate::analytics::latest_figures;
 use crate::conversion::{
     from_storage_flag, from_storage_micros, from_storage_name, from_storage_number, to_storage_flag,
     to_storage_micros,
@@ -306,8 +307,8 @@ impl SqlStore {
         record_idempotency_key(&mut transaction, key, RESOURCE_NOT_YET_KNOWN, submitted_at).await?;
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO reports (organ_id, locality_code, form_code, period, status, latest_revision, late, \
-             deadline, first_submitted_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+             deadline, first_submitted_at, updated_at, latest_figures) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
         )
         .bind(&report.organ_id)
         .bind(&report.locality_code)
@@ -318,6 +319,7 @@ impl SqlStore {
         .bind(to_storage_flag(first_revision.late))
         .bind(to_storage_micros(report.deadline)?)
         .bind(submitted_at)
+        .bind(latest_figures(&first_revision.values))
         .fetch_one(&mut *transaction)
         .await;
         let report_id = match inserted {
@@ -382,12 +384,13 @@ impl SqlStore {
         )
         .await?;
         let updated = sqlx::query(
-            "UPDATE reports SET latest_revision = $1, status = $2, updated_at = $3 \
-             WHERE id = $4 AND latest_revision = $5 AND status = $6",
+            "UPDATE reports SET latest_revision = $1, status = $2, updated_at = $3, latest_figures = $4 \
+             WHERE id = $5 AND latest_revision = $6 AND status = $7",
         )
         .bind(i64::from(revision.revision))
         .bind(ReportStatus::Submitted.as_str())
         .bind(submitted_at)
+        .bind(latest_figures(&revision.values))
         .bind(report_id)
         .bind(i64::from(expected_revision))
         .bind(expected_status.as_str())

@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use lienthong_domain::analytics::{
-    GroupKey, Grouping, LatestSum, RatioSummary, ReportCounts, ReportScope, ReportSelection, ValueSummary,
-};
+use lienthong_domain::analytics::{ReportCounts, ReportFigures, ReportScope, ReportSelection};
 use lienthong_domain::auth::{NewToken, Role};
 use lienthong_domain::directory::{Bloc, OrganKind, parse_directory};
 use lienthong_domain::form::{Aggregation, Form, FormDefinition, Indicator, RatioOf, ValueType};
@@ -285,141 +283,68 @@ fn codes(codes: &[&str]) -> Vec<String> {
     codes.iter().map(|code| (*code).to_owned()).collect()
 }
 
-fn city() -> GroupKey {
-    GroupKey {
-        period: None,
-        locality_code: None,
-        bloc: None,
-    }
-}
-
-/// The summary of `code` under `key`, as (count, sum, min, max).
-fn summary_of(summaries: &[ValueSummary], key: &GroupKey, code: &str) -> Option<(u64, f64, f64, f64)> {
-    summaries
-        .iter()
-        .find(|summary| summary.key == *key && summary.indicator_code == code)
-        .map(|summary| {
-            (
-                summary.partial.count,
-                summary.partial.sum,
-                summary.partial.min,
-                summary.partial.max,
-            )
-        })
-}
-
-#[tokio::test]
-async fn values_are_counted_summed_and_bounded_over_latest_revisions() {
-    let fixture = fixture().await;
-    let summaries = fixture
-        .store
-        .summarise_values(
-            &first_quarter(),
-            Grouping::default(),
-            &codes(&["received", "score", "online"]),
-        )
-        .await
-        .expect("summaries");
-    assert_eq!(summaries.len(), 3, "{summaries:?}");
-    // 100 + 300 + 50 + 220 (revision 2, not 200) + 100 + 10; the council's
-    // 9,999 and April's 7,777 are out of scope.
-    assert_eq!(
-        summary_of(&summaries, &city(), "received"),
-        Some((6, 780.0, 10.0, 300.0))
-    );
-    // 1.5 + 2.5 + 3.5 + 0.5 + 1.0 + 2.0; C left `online` out.
-    assert_eq!(
-        summary_of(&summaries, &city(), "score"),
-        Some((6, 11.0, 0.5, 3.5))
-    );
-    assert_eq!(
-        summary_of(&summaries, &city(), "online"),
-        Some((5, 173.0, 1.0, 90.0))
-    );
-
-    // More indicators are read in one pass per report; only those asked
-    // for come back.
-    let many = fixture
-        .store
-        .summarise_values(
-            &first_quarter(),
-            Grouping::default(),
-            &codes(&["received", "online", "staff", "peak"]),
-        )
-        .await
-        .expect("summaries");
-    let mut indicators: Vec<&str> = many
-        .iter()
-        .map(|summary| summary.indicator_code.as_str())
+/// The figures as (organ, period, values), sorted: the store promises no order.
+fn sorted(figures: Vec<ReportFigures>) -> Vec<(String, String, Vec<Option<f64>>)> {
+    let mut rows: Vec<_> = figures
+        .into_iter()
+        .map(|report| (report.organ_id, report.period.to_string(), report.values))
         .collect();
-    indicators.sort_unstable();
-    assert_eq!(indicators, ["online", "peak", "received", "staff"]);
-    assert_eq!(
-        summary_of(&many, &city(), "received"),
-        Some((6, 780.0, 10.0, 300.0))
-    );
-    // 5 + 7 + 3 + 9 + 2 + 1.
-    assert_eq!(summary_of(&many, &city(), "peak"), Some((6, 27.0, 1.0, 9.0)));
+    rows.sort_by(|left, right| (&left.1, &left.0).cmp(&(&right.1, &right.0)));
+    rows
 }
 
 #[tokio::test]
-async fn values_group_by_locality_bloc_and_period() {
+async fn figures_are_those_of_each_reports_latest_revision() {
     let fixture = fixture().await;
-    let by_locality_and_period = fixture
+    let figures = fixture
         .store
-        .summarise_values(
-            &first_quarter(),
-            Grouping {
-                locality: true,
-                bloc: false,
-                period: true,
-            },
-            &codes(&["received"]),
-        )
+        .report_figures(&first_quarter(), &codes(&["received", "score", "online"]))
         .await
-        .expect("summaries");
-    let key = |period_id: &str, locality: &str| GroupKey {
-        period: Some(period(period_id)),
-        locality_code: Some(locality.to_owned()),
-        bloc: None,
+        .expect("figures");
+    let row = |organ: &str, period_id: &str, values: [Option<f64>; 3]| {
+        (organ.to_owned(), period_id.to_owned(), values.to_vec())
     };
-    // Ba Đình in January: A's 100 and C's 50.
+    // A's February is revision 2 (220, not 200); C left `online` out; the
+    // council's 9,999 and April's 7,777 are out of scope.
     assert_eq!(
-        summary_of(&by_locality_and_period, &key("2025-01", "00004"), "received"),
-        Some((2, 150.0, 50.0, 100.0))
+        sorted(figures),
+        [
+            row(C, "2025-01", [Some(50.0), Some(3.5), None]),
+            row(A, "2025-01", [Some(100.0), Some(1.5), Some(10.0)]),
+            row(B, "2025-01", [Some(300.0), Some(2.5), Some(90.0)]),
+            row(A, "2025-02", [Some(220.0), Some(0.5), Some(22.0)]),
+            row(B, "2025-02", [Some(100.0), Some(1.0), Some(50.0)]),
+            row(A, "2025-03", [Some(10.0), Some(2.0), Some(1.0)]),
+        ]
     );
-    assert_eq!(
-        summary_of(&by_locality_and_period, &key("2025-02", "00008"), "received"),
-        Some((1, 100.0, 100.0, 100.0))
-    );
-    // Five (locality, period) pairs have reports: Ba Đình ×3, Ngọc Hà ×2.
-    assert_eq!(by_locality_and_period.len(), 5, "{by_locality_and_period:?}");
 
-    let by_bloc = fixture
+    // Any subset, in the order asked; a code no report carries is None.
+    let figures = fixture
         .store
-        .summarise_values(
-            &first_quarter(),
-            Grouping {
-                bloc: true,
-                ..Grouping::default()
+        .report_figures(
+            &ReportScope {
+                periods: vec![period("2025-02")],
+                ..first_quarter()
             },
-            &codes(&["received"]),
+            &codes(&["peak", "nothing", "staff"]),
         )
         .await
-        .expect("summaries");
-    let bloc = |bloc: Bloc| GroupKey {
-        bloc: Some(bloc),
-        ..city()
-    };
+        .expect("figures");
     assert_eq!(
-        summary_of(&by_bloc, &bloc(Bloc::Party), "received"),
-        Some((1, 50.0, 50.0, 50.0))
+        sorted(figures),
+        [
+            (
+                A.to_owned(),
+                "2025-02".to_owned(),
+                vec![Some(7.0), None, Some(22.0)]
+            ),
+            (
+                B.to_owned(),
+                "2025-02".to_owned(),
+                vec![Some(2.0), None, Some(31.0)]
+            ),
+        ]
     );
-    assert_eq!(
-        summary_of(&by_bloc, &bloc(Bloc::Government), "received"),
-        Some((5, 730.0, 10.0, 300.0))
-    );
-    assert_eq!(by_bloc.len(), 2);
 }
 
 #[tokio::test]
@@ -428,11 +353,12 @@ async fn filters_and_accepted_only_narrow_the_reports() {
     let received = |scope: ReportScope| {
         let store = fixture.store.clone();
         async move {
-            let summaries = store
-                .summarise_values(&scope, Grouping::default(), &codes(&["received"]))
+            let figures = store
+                .report_figures(&scope, &codes(&["received"]))
                 .await
-                .expect("summaries");
-            summary_of(&summaries, &city(), "received").map(|(count, sum, _, _)| (count, sum))
+                .expect("figures");
+            let values: Vec<f64> = figures.iter().filter_map(|report| report.values[0]).collect();
+            (values.len(), values.iter().sum::<f64>())
         }
     };
     // B's February 100 and A's March 10.
@@ -442,7 +368,7 @@ async fn filters_and_accepted_only_narrow_the_reports() {
             ..first_quarter()
         })
         .await,
-        Some((2, 110.0))
+        (2, 110.0)
     );
     assert_eq!(
         received(ReportScope {
@@ -450,7 +376,7 @@ async fn filters_and_accepted_only_narrow_the_reports() {
             ..first_quarter()
         })
         .await,
-        Some((2, 400.0))
+        (2, 400.0)
     );
     assert_eq!(
         received(ReportScope {
@@ -458,7 +384,7 @@ async fn filters_and_accepted_only_narrow_the_reports() {
             ..first_quarter()
         })
         .await,
-        Some((1, 50.0))
+        (1, 50.0)
     );
     assert_eq!(
         received(ReportScope {
@@ -466,7 +392,7 @@ async fn filters_and_accepted_only_narrow_the_reports() {
             ..first_quarter()
         })
         .await,
-        Some((3, 330.0))
+        (3, 330.0)
     );
     // Only People's Committees: C's 50 drops out.
     assert_eq!(
@@ -475,7 +401,7 @@ async fn filters_and_accepted_only_narrow_the_reports() {
             ..first_quarter()
         })
         .await,
-        Some((5, 730.0))
+        (5, 730.0)
     );
     assert_eq!(
         received(ReportScope {
@@ -483,7 +409,7 @@ async fn filters_and_accepted_only_narrow_the_reports() {
             ..first_quarter()
         })
         .await,
-        None
+        (0, 0.0)
     );
     // An empty scope reads nothing, without asking the database `IN ()`.
     assert_eq!(
@@ -492,147 +418,34 @@ async fn filters_and_accepted_only_narrow_the_reports() {
             ..first_quarter()
         })
         .await,
-        None
+        (0, 0.0)
     );
 }
 
-fn latest_of(sums: &[LatestSum], key: &GroupKey) -> Option<(u64, f64)> {
-    sums.iter()
-        .find(|sum| sum.key == *key && sum.indicator_code == "staff")
-        .map(|sum| (sum.organs, sum.sum))
-}
-
 #[tokio::test]
-async fn latest_values_take_each_organs_last_period_in_its_bucket() {
+async fn versions_of_the_form_and_the_directory_are_read_together() {
     let fixture = fixture().await;
-    let staff = codes(&["staff"]);
-    let months: Vec<(Period, Period)> = first_quarter()
-        .periods
-        .into_iter()
-        .map(|month| (month, month))
-        .collect();
-    let quarter: Vec<(Period, Period)> = first_quarter()
-        .periods
-        .into_iter()
-        .map(|month| (month, period("2025-Q1")))
-        .collect();
-
-    // Whole range: A's March 23, B's February 31 and C's January 5.
-    let whole = fixture
+    let before = fixture.store.catalogue_versions(FORM).await.expect("versions");
+    assert_eq!(before.latest_form_version, Some(1));
+    let unknown = fixture
         .store
-        .summarise_latest_values(&first_quarter(), Grouping::default(), &months, &staff)
+        .catalogue_versions("no-such-form")
         .await
-        .expect("latest");
-    assert_eq!(latest_of(&whole, &city()), Some((3, 59.0)));
+        .expect("versions");
+    assert_eq!(unknown.latest_form_version, None);
+    assert_eq!(unknown.directory_version, before.directory_version);
 
-    // Rolled up into the quarter: the same.
-    let by_period = Grouping {
-        period: true,
-        ..Grouping::default()
-    };
-    let rolled = fixture
+    // Any change to the directory moves its version on.
+    let renamed = DIRECTORY_TSV.replace("Xã Thử Nghiệm", "Xã Thử Nghiệm Mới");
+    fixture
         .store
-        .summarise_latest_values(&first_quarter(), by_period, &quarter, &staff)
+        .import_directory(&parse_directory(&renamed).expect("directory"))
         .await
-        .expect("latest");
-    let in_period = |period_id: &str| GroupKey {
-        period: Some(period(period_id)),
-        ..city()
-    };
-    assert_eq!(latest_of(&rolled, &in_period("2025-Q1")), Some((3, 59.0)));
-    assert_eq!(rolled.len(), 1);
-
-    // Per month: 20 + 30 + 5; 22 (A's revision 2) + 31; 23.
-    let monthly = fixture
-        .store
-        .summarise_latest_values(&first_quarter(), by_period, &months, &staff)
-        .await
-        .expect("latest");
-    assert_eq!(latest_of(&monthly, &in_period("2025-01")), Some((3, 55.0)));
-    assert_eq!(latest_of(&monthly, &in_period("2025-02")), Some((2, 53.0)));
-    assert_eq!(latest_of(&monthly, &in_period("2025-03")), Some((1, 23.0)));
-
-    // Per locality over the quarter: Ba Đình 23 + 5, Ngọc Hà 31.
-    let by_locality = fixture
-        .store
-        .summarise_latest_values(
-            &first_quarter(),
-            Grouping {
-                locality: true,
-                period: true,
-                ..Grouping::default()
-            },
-            &quarter,
-            &staff,
-        )
-        .await
-        .expect("latest");
-    let locality = |code: &str| GroupKey {
-        period: Some(period("2025-Q1")),
-        locality_code: Some(code.to_owned()),
-        bloc: None,
-    };
-    assert_eq!(latest_of(&by_locality, &locality("00004")), Some((2, 28.0)));
-    assert_eq!(latest_of(&by_locality, &locality("00008")), Some((1, 31.0)));
-
-    // Accepted only: A's March 23 and B's February 31.
-    let accepted = fixture
-        .store
-        .summarise_latest_values(
-            &ReportScope {
-                selection: ReportSelection::AcceptedOnly,
-                ..first_quarter()
-            },
-            Grouping::default(),
-            &months,
-            &staff,
-        )
-        .await
-        .expect("latest");
-    assert_eq!(latest_of(&accepted, &city()), Some((2, 54.0)));
-}
-
-#[tokio::test]
-async fn ratio_parts_come_from_reports_carrying_both() {
-    let fixture = fixture().await;
-    let ratios: Vec<RatioSummary> = fixture
-        .store
-        .summarise_ratios(&first_quarter(), Grouping::default(), &[online_of_received()])
-        .await
-        .expect("ratios");
-    assert_eq!(ratios.len(), 1, "{ratios:?}");
-    let ratio = &ratios[0];
-    assert_eq!(ratio.numerator_code, "online");
-    assert_eq!(ratio.denominator_code, "received");
-    // C reported no `online`, so its 50 received stay out of the denominator:
-    // 10 + 90 + 22 + 50 + 1 over 100 + 300 + 220 + 100 + 10.
-    assert_eq!(ratio.parts.reports, 5);
-    assert_eq!(ratio.parts.numerator, 173.0);
-    assert_eq!(ratio.parts.denominator, 730.0);
-
-    let monthly = fixture
-        .store
-        .summarise_ratios(
-            &first_quarter(),
-            Grouping {
-                period: true,
-                ..Grouping::default()
-            },
-            &[online_of_received()],
-        )
-        .await
-        .expect("ratios");
-    let february = monthly
-        .iter()
-        .find(|ratio| ratio.key.period == Some(period("2025-02")))
-        .expect("February");
-    assert_eq!(
-        (
-            february.parts.reports,
-            february.parts.numerator,
-            february.parts.denominator
-        ),
-        (2, 72.0, 320.0)
+        .expect("import");
+    let after = fixture.store.catalogue_versions(FORM).await.expect("versions");
+    assert!(
+        after.directory_version > before.directory_version,
+        "{before:?} {after:?}"
     );
 }
 

@@ -2,8 +2,9 @@
 //!
 //! What is expected comes from the obligations logic (the organs that owe
 //! the form, for the periods whose cut-off window has opened); what was
-//! reported comes from grouped queries of the store. Every aggregate row
-//! carries both counts, so a total is never silently partial.
+//! reported comes from one read of the reports in scope, added up here by
+//! each indicator's rule. Every aggregate row carries both counts, so a
+//! total is never silently partial.
 //!
 //! Who reads what: ANALYST and ADMIN every form city-wide, a REVIEWER the
 //! forms its department owns city-wide (per-locality figures are report
@@ -12,7 +13,7 @@
 //! bloc other than its own is refused.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rust_decimal::prelude::ToPrimitive as _;
 use time::OffsetDateTime;
@@ -21,12 +22,12 @@ use super::Clock;
 use super::reports::{parse_period_field, periods_started_by, published_version};
 use crate::analytics::{
     Gathered, GroupKey, Grouping, HistoryScore, RatioParts, ReportScope, ReportSelection, ReportedValue,
-    modified_z_score, not_aggregatable, rolls_up, rollup_period,
+    Source, Tally, modified_z_score, not_aggregatable, rolls_up, rollup_period,
 };
 use crate::auth::{Principal, Role};
-use crate::directory::{Bloc, Organ, is_locality_code};
+use crate::directory::{Bloc, Organ, OrganKind, is_locality_code};
 use crate::error::{Error, Result, Violations};
-use crate::form::{Aggregation, FormDefinition, FormVersion, Indicator, RatioOf};
+use crate::form::{Aggregation, FormDefinition, FormVersion, Indicator};
 use crate::paging::{Page, PageLimits, PageRequest};
 use crate::period::{Period, Periodicity, vietnam_date};
 use crate::store::Store;
@@ -237,9 +238,24 @@ struct Common<'a> {
     selection: ReportSelection,
 }
 
+/// The shared parts of a query whose fields bear the same names.
+macro_rules! common_of {
+    ($query:expr) => {
+        Common {
+            form_code: &$query.form_code,
+            form_version: $query.form_version,
+            from_period: &$query.from_period,
+            to_period: &$query.to_period,
+            locality_codes: &$query.locality_codes,
+            blocs: &$query.blocs,
+            selection: $query.selection,
+        }
+    };
+}
+
 /// A request checked as far as the shared parts go.
 struct Prepared {
-    version: FormVersion,
+    version: Arc<FormVersion>,
     /// `None` when the range is invalid (a violation was recorded).
     range: Option<(Period, Period)>,
     /// Periods: those owed within the range.
@@ -248,10 +264,22 @@ struct Prepared {
     organs: Vec<Organ>,
 }
 
+/// What every request would otherwise read again: published form versions
+/// (which never change) and the organs that report, per set of kinds, as of
+/// a version of the directory. Each request reads the two version numbers
+/// in one small statement and refreshes what is stale.
+#[derive(Debug, Default)]
+struct Catalogue {
+    versions: HashMap<(String, u32), Arc<FormVersion>>,
+    directory_version: i64,
+    reporting_organs: HashMap<Vec<OrganKind>, Arc<Vec<Organ>>>,
+}
+
 #[derive(Clone)]
 pub struct AnalyticsService {
     store: Arc<dyn Store>,
     clock: Clock,
+    catalogue: Arc<Mutex<Catalogue>>,
 }
 
 impl std::fmt::Debug for AnalyticsService {
@@ -264,7 +292,11 @@ impl std::fmt::Debug for AnalyticsService {
 
 impl AnalyticsService {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            catalogue: Arc::default(),
+        }
     }
 
     /// Aggregates indicators by each one's rule. With `max_rows`, a result
@@ -277,21 +309,12 @@ impl AnalyticsService {
         max_rows: Option<usize>,
     ) -> Result<Aggregates> {
         let mut violations = Violations::new();
-        let common = Common {
-            form_code: &query.form_code,
-            form_version: query.form_version,
-            from_period: &query.from_period,
-            to_period: &query.to_period,
-            locality_codes: &query.locality_codes,
-            blocs: &query.blocs,
-            selection: query.selection,
-        };
         let Prepared {
             version,
             range,
             mut scope,
             organs,
-        } = self.prepare(caller, &common, &mut violations).await?;
+        } = self.prepare(caller, &common_of!(query), &mut violations).await?;
         let definition = &version.definition;
         let indicators = select_indicators(
             &version,
@@ -335,19 +358,17 @@ impl AnalyticsService {
             });
         }
         let gathered = if expected.is_empty() {
-            HashMap::new()
+            Vec::new()
         } else {
-            self.gather(&scope, grouping, &buckets, &indicators, rollup)
+            self.gather(&scope, &organs, grouping, &buckets, &expected, &indicators)
                 .await?
         };
 
         let mut rows = Vec::with_capacity(row_count);
-        for (key, expected) in expected {
-            for indicator in &indicators {
-                let found = gathered
-                    .get(&(key.clone(), indicator.code.clone()))
-                    .copied()
-                    .unwrap_or_default();
+        let width = indicators.len();
+        for (slot, (key, expected)) in expected.into_iter().enumerate() {
+            for (index, indicator) in indicators.iter().enumerate() {
+                let found = gathered.get(slot * width + index).copied().unwrap_or_default();
                 let rule = indicator.aggregation;
                 let contributing = u32::try_from(found.contributing(rule)).unwrap_or(u32::MAX);
                 rows.push(AggregateRow {
@@ -369,102 +390,101 @@ impl AnalyticsService {
         })
     }
 
-    /// Runs the grouped queries (at most three, whatever the number of
-    /// groups) and files their rows by group, in roll-up periods, and indicator.
+    /// Reads every report in scope in one statement and adds each into its
+    /// group: what each (group, indicator) gathered, in the order of
+    /// `expected` and then of `indicators`.
     async fn gather(
         &self,
         scope: &ReportScope,
+        organs: &[Organ],
         grouping: Grouping,
         buckets: &[(Period, Period)],
+        expected: &BTreeMap<GroupKey, u32>,
         indicators: &[&Indicator],
-        rollup: Option<Periodicity>,
-    ) -> Result<HashMap<(GroupKey, String), Gathered>> {
-        let rebucket = |key: GroupKey| -> Option<GroupKey> {
-            match key.period {
-                None => Some(key),
-                Some(period) => bucket_of(period, rollup).map(|bucket| key.with_period(Some(bucket))),
+    ) -> Result<Vec<Gathered>> {
+        // The columns read: each indicator's own code, or for a RATIO its
+        // numerator's and denominator's.
+        let mut codes: Vec<String> = Vec::new();
+        let mut column = |code: &str| match codes.iter().position(|known| known == code) {
+            Some(position) => position,
+            None => {
+                codes.push(code.to_owned());
+                codes.len() - 1
             }
         };
-        let mut gathered: HashMap<(GroupKey, String), Gathered> = HashMap::new();
-
-        let plain: Vec<String> = indicators
+        let sources: Vec<(Aggregation, Source)> = indicators
             .iter()
-            .filter(|indicator| indicator.aggregation != Aggregation::Ratio)
-            .map(|indicator| indicator.code.clone())
-            .collect();
-        if !plain.is_empty() {
-            for summary in self.store.summarise_values(scope, grouping, &plain).await? {
-                let Some(key) = rebucket(summary.key) else {
-                    continue;
+            .map(|indicator| {
+                let source = match (&indicator.aggregation, &indicator.ratio_of) {
+                    (Aggregation::Ratio, Some(ratio)) => Source::Ratio {
+                        numerator: column(&ratio.numerator),
+                        denominator: column(&ratio.denominator),
+                    },
+                    _ => Source::Values(column(&indicator.code)),
                 };
-                let entry = gathered.entry((key, summary.indicator_code)).or_default();
-                match &mut entry.values {
-                    Some(values) => values.merge(&summary.partial),
-                    None => entry.values = Some(summary.partial),
-                }
-            }
-        }
-
-        let latest: Vec<String> = indicators
-            .iter()
-            .filter(|indicator| indicator.aggregation == Aggregation::Last)
-            .map(|indicator| indicator.code.clone())
-            .collect();
-        if grouping.period && rollup.is_none() {
-            // An organ reports once per period, so its latest value in a
-            // period group is its only one: LAST is the sum already read.
-            for ((_, code), entry) in &mut gathered {
-                if latest.contains(code) {
-                    entry.latest_sum = entry.values.map(|values| values.sum);
-                }
-            }
-        } else if !latest.is_empty() {
-            for sum in self
-                .store
-                .summarise_latest_values(scope, grouping, buckets, &latest)
-                .await?
-            {
-                let entry = gathered.entry((sum.key, sum.indicator_code)).or_default();
-                *entry.latest_sum.get_or_insert(0.0) += sum.sum;
-            }
-        }
-
-        let ratios: Vec<(&str, &RatioOf)> = indicators
-            .iter()
-            .filter(|indicator| indicator.aggregation == Aggregation::Ratio)
-            .filter_map(|indicator| {
-                indicator
-                    .ratio_of
-                    .as_ref()
-                    .map(|ratio| (indicator.code.as_str(), ratio))
+                (indicator.aggregation, source)
             })
             .collect();
-        if !ratios.is_empty() {
-            let mut pairs: Vec<RatioOf> = Vec::new();
-            for (_, ratio) in &ratios {
-                if !pairs.contains(ratio) {
-                    pairs.push((*ratio).clone());
-                }
-            }
-            for summary in self.store.summarise_ratios(scope, grouping, &pairs).await? {
-                let Some(key) = rebucket(summary.key) else {
-                    continue;
-                };
-                for (code, ratio) in &ratios {
-                    if ratio.numerator == summary.numerator_code
-                        && ratio.denominator == summary.denominator_code
-                    {
-                        gathered
-                            .entry((key.clone(), (*code).to_owned()))
-                            .or_default()
-                            .ratio
-                            .get_or_insert_with(RatioParts::default)
-                            .merge(&summary.parts);
-                    }
-                }
-            }
+
+        // A group is an organ's part (locality, bloc, as grouped) and, with
+        // period grouping, a bucket: its slot is found by two indexes
+        // instead of hashing a key per report.
+        let mut bucket_numbers: HashMap<Period, usize> = HashMap::new();
+        let mut bucket_of_period: HashMap<Period, usize> = HashMap::with_capacity(buckets.len());
+        for (period, bucket) in buckets {
+            let next = bucket_numbers.len();
+            let number = if grouping.period {
+                *bucket_numbers.entry(*bucket).or_insert(next)
+            } else {
+                0
+            };
+            bucket_of_period.insert(*period, number);
         }
-        Ok(gathered)
+        let bucket_count = bucket_numbers.len().max(1);
+        let mut parts: HashMap<GroupKey, usize> = HashMap::new();
+        let mut slots: Vec<Option<usize>> = Vec::new();
+        for (slot, key) in expected.keys().enumerate() {
+            let part = key.clone().with_period(None);
+            let next = parts.len();
+            let part = *parts.entry(part).or_insert(next);
+            let bucket = key.period.map_or(0, |period| bucket_numbers[&period]);
+            let index = part * bucket_count + bucket;
+            if slots.len() <= index {
+                slots.resize(index + 1, None);
+            }
+            slots[index] = Some(slot);
+        }
+        let organ_parts: HashMap<&str, (usize, usize)> = organs
+            .iter()
+            .enumerate()
+            .filter_map(|(number, organ)| {
+                let part = GroupKey {
+                    period: None,
+                    locality_code: grouping.locality.then(|| organ.locality_code.clone()),
+                    bloc: grouping.bloc.then_some(organ.bloc),
+                };
+                parts.get(&part).map(|part| (organ.id.as_str(), (number, *part)))
+            })
+            .collect();
+
+        let one_period_per_group = (grouping.period
+            && buckets.iter().all(|(period, bucket)| period == bucket))
+            || scope.periods.len() <= 1;
+        let mut tally = Tally::new(expected.len(), sources, one_period_per_group);
+        for report in self.store.report_figures(scope, &codes).await? {
+            // Only the organs expected count, so contributing never exceeds expected.
+            let (Some((organ, part)), Some(bucket)) = (
+                organ_parts.get(report.organ_id.as_str()),
+                bucket_of_period.get(&report.period),
+            ) else {
+                continue;
+            };
+            let Some(&Some(slot)) = slots.get(part * bucket_count + bucket) else {
+                continue;
+            };
+            tally.add(slot, *organ, report.period, &report.values);
+        }
+        Ok(tally.finish())
     }
 
     /// Expected, submitted and on-time reports per period and locality, and
@@ -547,7 +567,7 @@ impl AnalyticsService {
             city_trend.push(city);
         }
         Ok(ReportingRates {
-            form_code: version.form_code,
+            form_code: version.form_code.clone(),
             rates: page_of(rates, page)?,
             city_trend,
         })
@@ -562,21 +582,12 @@ impl AnalyticsService {
         page: &PageRequest,
     ) -> Result<Page<Outlier>> {
         let mut violations = Violations::new();
-        let common = Common {
-            form_code: &query.form_code,
-            form_version: query.form_version,
-            from_period: &query.from_period,
-            to_period: &query.to_period,
-            locality_codes: &query.locality_codes,
-            blocs: &query.blocs,
-            selection: query.selection,
-        };
         let Prepared {
             version,
             range,
             mut scope,
             organs,
-        } = self.prepare(caller, &common, &mut violations).await?;
+        } = self.prepare(caller, &common_of!(query), &mut violations).await?;
         let indicators = select_indicators(
             &version,
             &query.indicator_codes,
@@ -698,7 +709,8 @@ impl AnalyticsService {
         if common.form_code.is_empty() {
             return Err(Error::invalid("form_code", "name the form"));
         }
-        let version = published_version(self.store.as_ref(), common.form_code, common.form_version).await?;
+        let versions = self.store.catalogue_versions(common.form_code).await?;
+        let version = self.form_version(common, versions.latest_form_version).await?;
         let definition = &version.definition;
         let reach = reach(caller, &version)?;
         if let Reach::OwnOrgan(organ) = &reach {
@@ -724,8 +736,7 @@ impl AnalyticsService {
         let range = parse_range(definition, common.from_period, common.to_period, violations);
 
         let reporting = self
-            .store
-            .reporting_organs(&definition.reporting_organ_kinds)
+            .reporting_organs(&definition.reporting_organ_kinds, versions.directory_version)
             .await?;
         for (index, code) in common.locality_codes.iter().enumerate() {
             let field = format!("locality_codes[{index}]");
@@ -765,8 +776,9 @@ impl AnalyticsService {
             selection: common.selection,
         };
         let organs = reporting
-            .into_iter()
+            .iter()
             .filter(|organ| scope.includes(organ))
+            .cloned()
             .collect();
         Ok(Prepared {
             version,
@@ -774,6 +786,61 @@ impl AnalyticsService {
             scope,
             organs,
         })
+    }
+}
+
+impl AnalyticsService {
+    /// The published version asked for (0: the latest), from memory when
+    /// read before: a published version never changes.
+    async fn form_version(&self, common: &Common<'_>, latest: Option<u32>) -> Result<Arc<FormVersion>> {
+        let number = match (common.form_version, latest) {
+            (0, Some(latest)) if latest > 0 => latest,
+            (0, _) | (_, None) => {
+                // No such form or none published: the usual lookup says which.
+                let version =
+                    published_version(self.store.as_ref(), common.form_code, common.form_version).await?;
+                return Ok(Arc::new(version));
+            }
+            (asked, Some(_)) => asked,
+        };
+        let key = (common.form_code.to_owned(), number);
+        if let Some(version) = self.catalogue().versions.get(&key) {
+            return Ok(Arc::clone(version));
+        }
+        let version = Arc::new(published_version(self.store.as_ref(), common.form_code, number).await?);
+        self.catalogue().versions.insert(key, Arc::clone(&version));
+        Ok(version)
+    }
+
+    /// The organs of `kinds` in communes and wards as of `directory_version`.
+    async fn reporting_organs(&self, kinds: &[OrganKind], directory_version: i64) -> Result<Arc<Vec<Organ>>> {
+        {
+            let mut catalogue = self.catalogue();
+            if catalogue.directory_version != directory_version {
+                catalogue.directory_version = directory_version;
+                catalogue.reporting_organs.clear();
+            } else if let Some(organs) = catalogue.reporting_organs.get(kinds) {
+                return Ok(Arc::clone(organs));
+            }
+        }
+        let organs = Arc::new(self.store.reporting_organs(kinds).await?);
+        let mut catalogue = self.catalogue();
+        // Read after the version: if the directory changed meanwhile, the
+        // next request sees a newer version and reads again.
+        if catalogue.directory_version == directory_version {
+            catalogue
+                .reporting_organs
+                .insert(kinds.to_vec(), Arc::clone(&organs));
+        }
+        Ok(organs)
+    }
+
+    fn catalogue(&self) -> std::sync::MutexGuard<'_, Catalogue> {
+        // The catalogue holds only copies of stored rows: one left half
+        // updated by a panic is still consistent.
+        self.catalogue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
