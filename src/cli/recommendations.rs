@@ -130,19 +130,25 @@ fn cluster(input: &Path, output: &Path) -> anyhow::Result<()> {
     let mut clusterer = BatchClusterer::new(&engine);
     let mut labels = Vec::with_capacity(lines.len());
     let mut refused = 0_usize;
-    for line in &lines {
-        let id = id_text(&line.id);
-        match clusterer.add(id.clone(), &line.text) {
-            Ok(label) => labels.push(label),
+    clusterer.add_all(
+        &lines,
+        |line| line.text.as_str(),
+        |line| id_text(&line.id),
+        |position, added| match added {
+            Ok(added) => labels.push(added.cluster),
             Err(problem) => {
                 // Every input gets an output line; a text the server would
                 // refuse stands alone.
+                let id = lines
+                    .get(position)
+                    .map(|line| id_text(&line.id))
+                    .unwrap_or_default();
                 tracing::warn!(id = %id, %problem, "text refused; it forms its own cluster");
                 refused += 1;
                 labels.push(id);
             }
-        }
-    }
+        },
+    );
 
     let file = std::fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
     let mut writer = BufWriter::new(file);

@@ -5,6 +5,7 @@
 
 use crate::hashing::{EXACT_SEED, SHINGLE_SEED, band_keys, minhash, xxh64};
 use crate::lexicon::{Lexicon, PhraseKind, Spelling, is_abbreviation_joiner};
+use crate::scoring::LazyTermIndex;
 use crate::tokens::{Gap, Origin, Token, tokenize};
 use crate::{Engine, NORM_VERSION};
 
@@ -66,31 +67,19 @@ pub struct Analysis {
     /// Named places the matter is about (not the sender), folded
     /// ("phường Ba Đình" in the body → "ba dinh").
     pub places: Vec<String>,
+    /// `terms` by hash, for scoring; built on first use, never stored.
+    #[serde(skip)]
+    pub(crate) term_index: LazyTermIndex,
 }
 
 impl Analysis {
-    /// The words compared on accented text (no prefix).
-    pub(crate) fn accented_terms(&self) -> impl Iterator<Item = &str> + Clone {
-        self.terms
-            .iter()
-            .map(String::as_str)
-            .filter(|term| !term.starts_with(FOLDED_TERM_PREFIX) && !term.starts_with(CONCEPT_TERM_PREFIX))
-    }
-
-    /// The words compared when either text has no diacritics.
-    pub(crate) fn folded_terms(&self) -> impl Iterator<Item = &str> + Clone {
-        self.terms
-            .iter()
-            .map(String::as_str)
-            .filter(|term| term.starts_with(FOLDED_TERM_PREFIX))
-    }
-
-    /// The semantic fields, compared whatever the spelling.
-    pub(crate) fn concept_terms(&self) -> impl Iterator<Item = &str> + Clone {
-        self.terms
-            .iter()
-            .map(String::as_str)
-            .filter(|term| term.starts_with(CONCEPT_TERM_PREFIX))
+    /// The band keys without repeats, ascending: two bands of one signature
+    /// may hash alike, and a text is indexed once per key.
+    pub fn distinct_band_keys(&self) -> Vec<u64> {
+        let mut keys = self.band_keys.clone();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 }
 
@@ -660,6 +649,7 @@ fn build_analysis(
         band_keys: minhash(&shingle_hashes).map_or_else(Vec::new, |signature| band_keys(&signature)),
         numbers,
         places,
+        term_index: LazyTermIndex::default(),
     }
 }
 

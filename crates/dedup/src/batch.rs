@@ -4,12 +4,19 @@
 //! against document frequencies of everything added so far — only with the
 //! indexes in memory, so a batch run and the server decide alike.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
-use crate::Engine;
 use crate::analysis::Analysis;
-use crate::scoring::{Candidate, CorpusStats, Decision};
+use crate::scoring::{Candidate, CorpusStats, Decision, term_hash};
 use crate::text_check::TextProblem;
+use crate::{Engine, rank_candidates};
+
+/// Analyses waiting to be decided, per analysing thread: enough to ride
+/// out uneven texts, little memory.
+const ANALYSIS_QUEUE: usize = 256;
+
+/// Analysing threads beyond this would only wait on the deciding one.
+const MAX_ANALYSIS_THREADS: usize = 4;
 
 #[derive(Debug)]
 struct Document {
@@ -40,15 +47,21 @@ pub struct BatchClusterer<'engine> {
     engine: &'engine Engine,
     documents: Vec<Document>,
     clusters: Vec<Cluster>,
-    by_band_key: HashMap<u64, Vec<usize>>,
-    by_exact_key: HashMap<u64, Vec<usize>>,
-    document_frequencies: HashMap<String, u64>,
+    /// Positions under each band key, oldest first, at most
+    /// [`crate::DedupConfig::max_postings_per_band`]: later ones are never
+    /// candidates under that key, as on the server.
+    by_band_key: FxHashMap<u64, Vec<usize>>,
+    /// Positions of exact duplicates, oldest first, at most
+    /// [`crate::DedupConfig::max_candidates`].
+    by_exact_key: FxHashMap<u64, Vec<usize>>,
+    /// By term hash: the batch never needs a term's text back.
+    document_frequencies: FxHashMap<u64, u64>,
 }
 
 /// Document frequencies over the documents added so far.
 struct InMemoryCorpus<'a> {
     document_count: u64,
-    document_frequencies: &'a HashMap<String, u64>,
+    document_frequencies: &'a FxHashMap<u64, u64>,
 }
 
 impl CorpusStats for InMemoryCorpus<'_> {
@@ -57,7 +70,10 @@ impl CorpusStats for InMemoryCorpus<'_> {
     }
 
     fn document_frequency(&self, term: &str) -> u64 {
-        self.document_frequencies.get(term).copied().unwrap_or(0)
+        self.document_frequencies
+            .get(&term_hash(term))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -67,9 +83,9 @@ impl<'engine> BatchClusterer<'engine> {
             engine,
             documents: Vec::new(),
             clusters: Vec::new(),
-            by_band_key: HashMap::new(),
-            by_exact_key: HashMap::new(),
-            document_frequencies: HashMap::new(),
+            by_band_key: FxHashMap::default(),
+            by_exact_key: FxHashMap::default(),
+            document_frequencies: FxHashMap::default(),
         }
     }
 
@@ -84,7 +100,65 @@ impl<'engine> BatchClusterer<'engine> {
     /// confirms.
     pub fn add_detailed(&mut self, id: String, text: &str) -> Result<Added, TextProblem> {
         self.engine.check_text(text)?;
-        let analysis = self.engine.analyze(text);
+        Ok(self.add_analysis(id, self.engine.analyze(text)))
+    }
+
+    /// Adds `items` in order, as [`add_detailed`](Self::add_detailed) one at a
+    /// time would, calling `on_added` with each item's position and result.
+    /// Texts are checked and analysed ahead on other threads while this one
+    /// decides, so on a machine with spare cores analysis costs no time;
+    /// decisions still happen one at a time in input order, so the clusters
+    /// are the same.
+    pub fn add_all<T: Sync>(
+        &mut self,
+        items: &[T],
+        text_of: impl Fn(&T) -> &str + Sync,
+        id_of: impl Fn(&T) -> String,
+        mut on_added: impl FnMut(usize, Result<Added, TextProblem>),
+    ) {
+        let engine = self.engine;
+        let analysers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .saturating_sub(1)
+            .clamp(1, MAX_ANALYSIS_THREADS);
+        std::thread::scope(|scope| {
+            // Analyser `a` takes every `analysers`-th item from `a`, so the
+            // results can be read back in order, round robin.
+            let receivers: Vec<_> = (0..analysers)
+                .map(|analyser| {
+                    let (sender, receiver) = std::sync::mpsc::sync_channel(ANALYSIS_QUEUE);
+                    let text_of = &text_of;
+                    scope.spawn(move || {
+                        for item in items.iter().skip(analyser).step_by(analysers) {
+                            let text = text_of(item);
+                            let analysed = engine.check_text(text).map(|()| engine.analyze(text));
+                            if sender.send(analysed).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    receiver
+                })
+                .collect();
+            for (position, item) in items.iter().enumerate() {
+                let analysed = receivers
+                    .get(position % analysers)
+                    .and_then(|receiver| receiver.recv().ok())
+                    .unwrap_or_else(|| {
+                        // An analyser can only stop early by panicking; analyse here instead.
+                        let text = text_of(item);
+                        engine.check_text(text).map(|()| engine.analyze(text))
+                    });
+                on_added(
+                    position,
+                    analysed.map(|analysis| self.add_analysis(id_of(item), analysis)),
+                );
+            }
+        });
+    }
+
+    /// Decides and records an analysed text.
+    fn add_analysis(&mut self, id: String, analysis: Analysis) -> Added {
         let decision = self.decide(&analysis);
         let position = self.documents.len();
         let linked_cluster = match &decision {
@@ -101,15 +175,21 @@ impl<'engine> BatchClusterer<'engine> {
             });
             self.clusters.len() - 1
         });
-        for key in &analysis.band_keys {
-            self.by_band_key.entry(*key).or_default().push(position);
+        let config = self.engine.config();
+        for key in analysis.distinct_band_keys() {
+            push_bounded(
+                self.by_band_key.entry(key).or_default(),
+                position,
+                config.max_postings_per_band,
+            );
         }
-        self.by_exact_key
-            .entry(analysis.exact_key)
-            .or_default()
-            .push(position);
-        for term in &analysis.terms {
-            *self.document_frequencies.entry(term.clone()).or_insert(0) += 1;
+        push_bounded(
+            self.by_exact_key.entry(analysis.exact_key).or_default(),
+            position,
+            config.max_candidates,
+        );
+        for hash in analysis.term_hashes() {
+            *self.document_frequencies.entry(hash).or_insert(0) += 1;
         }
         self.documents.push(Document {
             id,
@@ -121,37 +201,39 @@ impl<'engine> BatchClusterer<'engine> {
             .get(cluster)
             .map(|cluster| cluster.label.clone())
             .unwrap_or_default();
-        Ok(Added {
+        Added {
             cluster: label,
             decision,
-        })
+        }
     }
 
     /// Candidates as the server finds them: exact duplicates first, then by
     /// the number of shared band keys, older first on ties.
     fn decide(&self, analysis: &Analysis) -> Decision {
-        let mut shared_keys: HashMap<usize, usize> = HashMap::new();
-        for key in &analysis.band_keys {
-            for &position in self.by_band_key.get(key).into_iter().flatten() {
-                *shared_keys.entry(position).or_insert(0) += 1;
-            }
-        }
-        for &position in self.by_exact_key.get(&analysis.exact_key).into_iter().flatten() {
-            *shared_keys.entry(position).or_insert(0) += usize::MAX / 2;
-        }
-        let mut ranked: Vec<(usize, usize)> = shared_keys.into_iter().collect();
-        ranked.sort_unstable_by(|(left, left_shared), (right, right_shared)| {
-            right_shared.cmp(left_shared).then(left.cmp(right))
-        });
-        ranked.truncate(self.engine.config().max_candidates);
+        let exact: Vec<i64> = self
+            .by_exact_key
+            .get(&analysis.exact_key)
+            .into_iter()
+            .flatten()
+            .filter_map(|&position| i64::try_from(position).ok())
+            .collect();
+        let postings: Vec<i64> = analysis
+            .distinct_band_keys()
+            .iter()
+            .filter_map(|key| self.by_band_key.get(key))
+            .flatten()
+            .filter_map(|&position| i64::try_from(position).ok())
+            .collect();
+        let ranked = rank_candidates(&exact, &postings, self.engine.config().max_candidates);
         let candidates: Vec<Candidate<'_>> = ranked
             .iter()
-            .filter_map(|&(position, _)| {
+            .filter_map(|&id| {
+                let position = usize::try_from(id).ok()?;
                 let document = self.documents.get(position)?;
                 let cluster = self.clusters.get(document.cluster)?;
                 let canonical = self.documents.get(cluster.canonical)?;
                 Some(Candidate {
-                    recommendation_id: i64::try_from(position).ok()?,
+                    recommendation_id: id,
                     cluster_id: i64::try_from(document.cluster).ok()?,
                     analysis: &document.analysis,
                     cluster_canonical: &canonical.analysis,
@@ -184,5 +266,12 @@ impl<'engine> BatchClusterer<'engine> {
                 (document.id.clone(), label)
             })
             .collect()
+    }
+}
+
+/// Appends `position` unless the list already holds `bound` (older) ones.
+fn push_bounded(positions: &mut Vec<usize>, position: usize, bound: usize) {
+    if positions.len() < bound {
+        positions.push(position);
     }
 }

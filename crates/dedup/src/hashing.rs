@@ -17,6 +17,8 @@ const PERMUTATION_SEED: u64 = 0x6B69_656E_6E67_6869;
 const BAND_SEED: u64 = 0x6261_6E64_6B65_7973;
 /// Seed of the exact-duplicate key.
 pub(crate) const EXACT_SEED: u64 = 0x6578_6163_746B_6579;
+/// Seed of the hashes scoring compares terms by.
+pub(crate) const TERM_SEED: u64 = 0x7465_726D_6861_7368;
 
 /// Number of MinHash permutations.
 pub const PERMUTATIONS: usize = 126;

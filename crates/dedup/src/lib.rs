@@ -78,6 +78,7 @@ pub const NORM_VERSION: u32 = 3;
 /// Thresholds and bounds of the decision, shared by the server and the batch
 /// command so both decide alike.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DedupConfig {
     /// A candidate scoring at least this (and passing every check) is the
     /// same matter: the new recommendation joins its cluster.
@@ -92,6 +93,12 @@ pub struct DedupConfig {
     /// At most this many candidates are scored; callers should pass those
     /// sharing the most band keys first.
     pub max_candidates: usize,
+    /// Under each LSH band key only the oldest this many recommendations
+    /// count as candidates. A key shared by thousands of texts says little
+    /// about any one of them, and walking its whole list would dominate a
+    /// decision; the oldest stay because a cluster's first members stand
+    /// for it (the canonical one among them).
+    pub max_postings_per_band: usize,
     /// At most this many suggestions are offered in a review.
     pub max_review_suggestions: usize,
 }
@@ -108,9 +115,55 @@ impl Default for DedupConfig {
             review_threshold: 0.4,
             canonical_threshold: 0.48,
             max_candidates: 50,
+            max_postings_per_band: 64,
             max_review_suggestions: 5,
         }
     }
+}
+
+/// How many candidates are looked up, and how: the server's store and the
+/// batch clusterer follow the same limits so both find the same ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CandidateLimits {
+    /// See [`DedupConfig::max_candidates`].
+    pub max_candidates: usize,
+    /// See [`DedupConfig::max_postings_per_band`].
+    pub max_postings_per_band: usize,
+}
+
+impl DedupConfig {
+    pub fn candidate_limits(&self) -> CandidateLimits {
+        CandidateLimits {
+            max_candidates: self.max_candidates,
+            max_postings_per_band: self.max_postings_per_band,
+        }
+    }
+}
+
+/// Orders candidates as they are scored: exact duplicates first, oldest
+/// first; then by the number of band keys shared with the new text, older
+/// first on ties; at most `max_candidates`. `band_postings` holds one id per
+/// shared key posting (an id shared under three keys appears three times);
+/// ids are ascending with age.
+pub fn rank_candidates(exact_duplicates: &[i64], band_postings: &[i64], max_candidates: usize) -> Vec<i64> {
+    let mut ranked: Vec<i64> = exact_duplicates.to_vec();
+    ranked.sort_unstable();
+    ranked.dedup();
+    ranked.truncate(max_candidates);
+    let mut shared: rustc_hash::FxHashMap<i64, usize> = rustc_hash::FxHashMap::default();
+    for id in band_postings {
+        *shared.entry(*id).or_insert(0) += 1;
+    }
+    let mut banded: Vec<(i64, usize)> = shared
+        .into_iter()
+        .filter(|(id, _)| !ranked.contains(id))
+        .collect();
+    banded.sort_unstable_by(|(left, left_shared), (right, right_shared)| {
+        right_shared.cmp(left_shared).then(left.cmp(right))
+    });
+    let room = max_candidates.saturating_sub(ranked.len());
+    ranked.extend(banded.into_iter().take(room).map(|(id, _)| id));
+    ranked
 }
 
 /// The deduplication engine: the configuration and the parsed lexicon.
@@ -137,5 +190,20 @@ impl Engine {
 
     pub fn config(&self) -> &DedupConfig {
         &self.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rank_candidates;
+
+    #[test]
+    fn exact_duplicates_come_first_then_by_keys_shared_then_age() {
+        // 7 shares three keys, 5 and 9 two, 3 one; 4 is an exact duplicate.
+        let postings = [9, 7, 3, 5, 7, 9, 7, 5, 4];
+        assert_eq!(rank_candidates(&[4], &postings, 10), [4, 7, 5, 9, 3]);
+        assert_eq!(rank_candidates(&[4], &postings, 3), [4, 7, 5]);
+        assert_eq!(rank_candidates(&[8, 2, 8], &[], 2), [2, 8]);
+        assert_eq!(rank_candidates(&[8, 2], &postings, 1), [2]);
     }
 }

@@ -4,9 +4,12 @@
 //! also needs the cluster's canonical member to agree, so clusters cannot
 //! chain away from their matter.
 
-use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use crate::analysis::Analysis;
+use rustc_hash::FxHashMap;
+
+use crate::analysis::{Analysis, CONCEPT_TERM_PREFIX, FOLDED_TERM_PREFIX};
+use crate::hashing::{TERM_SEED, xxh64};
 use crate::{DedupConfig, Engine};
 
 /// Document frequencies of the corpus the candidates come from. The server
@@ -49,42 +52,121 @@ pub enum Decision {
     Review(Vec<ScoredCandidate>),
 }
 
-/// Document frequencies and inverse document frequencies, looked up once
-/// per term per decision.
-struct Weights<'a, 't> {
-    corpus: &'a dyn CorpusStats,
-    document_count: f64,
-    /// Keyed by the terms of the analyses being compared, which outlive
-    /// the decision, so looking up allocates nothing.
-    cache: HashMap<&'t str, (u64, f64)>,
+/// A term of an analysis by the hash of its text, so scoring merges sorted
+/// integers instead of comparing strings. Two distinct terms sharing a
+/// 64-bit hash among the few hundred thousand of a corpus is about a
+/// one-in-a-billion event, and would only blur one weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct HashedTerm {
+    hash: u64,
+    /// Where the term's text is in [`Analysis::terms`].
+    position: usize,
 }
 
-impl<'a, 't> Weights<'a, 't> {
-    fn new(corpus: &'a dyn CorpusStats) -> Weights<'a, 't> {
+/// [`Analysis::terms`] by hash, in the three groups scoring compares, each
+/// sorted by hash.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TermIndex {
+    accented: Vec<HashedTerm>,
+    folded: Vec<HashedTerm>,
+    concepts: Vec<HashedTerm>,
+}
+
+impl TermIndex {
+    fn of(terms: &[String]) -> TermIndex {
+        let mut index = TermIndex::default();
+        for (position, term) in terms.iter().enumerate() {
+            let hashed = HashedTerm {
+                hash: term_hash(term),
+                position,
+            };
+            let group = if term.starts_with(CONCEPT_TERM_PREFIX) {
+                &mut index.concepts
+            } else if term.starts_with(FOLDED_TERM_PREFIX) {
+                &mut index.folded
+            } else {
+                &mut index.accented
+            };
+            group.push(hashed);
+        }
+        for group in [&mut index.accented, &mut index.folded, &mut index.concepts] {
+            group.sort_unstable();
+        }
+        index
+    }
+}
+
+/// The [`TermIndex`] of an analysis, built the first time it is scored (a
+/// stored analysis is scored many times). It follows from `terms`, so it
+/// takes no part in equality.
+#[derive(Clone, Default)]
+pub(crate) struct LazyTermIndex(OnceLock<TermIndex>);
+
+impl PartialEq for LazyTermIndex {
+    fn eq(&self, _: &LazyTermIndex) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for LazyTermIndex {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("LazyTermIndex")
+    }
+}
+
+impl Analysis {
+    /// The scoring index of `terms` (which must not change once scored).
+    fn term_index(&self) -> &TermIndex {
+        self.term_index.0.get_or_init(|| TermIndex::of(&self.terms))
+    }
+
+    /// The hash of each of `terms`, as scoring and [`term_hash`] compute it.
+    pub(crate) fn term_hashes(&self) -> impl Iterator<Item = u64> + '_ {
+        let index = self.term_index();
+        [&index.accented, &index.folded, &index.concepts]
+            .into_iter()
+            .flatten()
+            .map(|term| term.hash)
+    }
+}
+
+/// The hash scoring knows a term by.
+pub(crate) fn term_hash(term: &str) -> u64 {
+    xxh64(term.as_bytes(), TERM_SEED)
+}
+
+/// Squared inverse document frequencies, looked up once per term per
+/// decision.
+struct Weights<'a> {
+    corpus: &'a dyn CorpusStats,
+    document_count: f64,
+    masses: FxHashMap<u64, f64>,
+}
+
+impl<'a> Weights<'a> {
+    fn new(corpus: &'a dyn CorpusStats) -> Weights<'a> {
         Weights {
             corpus,
             document_count: corpus.document_count() as f64,
-            cache: HashMap::new(),
+            masses: FxHashMap::default(),
         }
     }
 
-    /// (document frequency, smoothed IDF). The IDF counts the new text as
-    /// one more document containing the term, so unseen terms get the
-    /// highest finite weight and a term in every document still weighs 1.
-    fn lookup(&mut self, term: &'t str) -> (u64, f64) {
-        if let Some(found) = self.cache.get(term) {
-            return *found;
+    /// A term's contribution to a squared norm: its smoothed IDF, squared.
+    /// The IDF counts the new text as one more document containing the
+    /// term, so unseen terms get the highest finite weight and a term in
+    /// every document still weighs 1.
+    fn mass(&mut self, term: HashedTerm, terms: &[String]) -> f64 {
+        if let Some(mass) = self.masses.get(&term.hash) {
+            return *mass;
         }
-        let frequency = self.corpus.document_frequency(term);
+        let text = terms.get(term.position).map_or("", String::as_str);
+        let frequency = self.corpus.document_frequency(text);
         let bounded = (frequency as f64).min(self.document_count);
         let idf = ((self.document_count + 1.0) / (bounded + 1.0)).ln() + 1.0;
-        self.cache.insert(term, (frequency, idf));
-        (frequency, idf)
-    }
-
-    /// A term's contribution to a squared norm.
-    fn mass(&mut self, term: &'t str) -> f64 {
-        self.lookup(term).1.powi(2)
+        let mass = idf * idf;
+        self.masses.insert(term.hash, mass);
+        mass
     }
 }
 
@@ -118,49 +200,65 @@ fn disagree(left: &[String], right: &[String]) -> bool {
     !left.is_empty() && !right.is_empty() && !includes(left, right) && !includes(right, left)
 }
 
-/// Squared-IDF mass of a sorted term list and of its intersection with
-/// another sorted term list.
-fn cosine<'t>(
-    left: impl Iterator<Item = &'t str>,
-    right: impl Iterator<Item = &'t str>,
-    weights: &mut Weights<'_, 't>,
-) -> f64 {
-    let mut left = left.peekable();
-    let mut right = right.peekable();
-    let (mut left_mass, mut right_mass, mut shared_mass) = (0.0, 0.0, 0.0);
-    loop {
-        match (left.peek(), right.peek()) {
-            (Some(&l), Some(&r)) if l == r => {
-                let weight = weights.mass(l);
-                left_mass += weight;
-                right_mass += weight;
-                shared_mass += weight;
-                left.next();
-                right.next();
-            }
-            (Some(&l), Some(&r)) if l < r => {
-                left_mass += weights.mass(l);
-                left.next();
-            }
-            (Some(_), Some(&r)) => {
-                right_mass += weights.mass(r);
-                right.next();
-            }
-            (Some(&l), None) => {
-                left_mass += weights.mass(l);
-                left.next();
-            }
-            (None, Some(&r)) => {
-                right_mass += weights.mass(r);
-                right.next();
-            }
-            (None, None) => break,
-        }
+/// One group of an analysis' terms (sorted by hash), where their texts
+/// are, and its squared IDF norm.
+#[derive(Clone, Copy)]
+struct Group<'a> {
+    terms: &'a [HashedTerm],
+    texts: &'a [String],
+    norm: f64,
+}
+
+impl<'a> Group<'a> {
+    fn new(terms: &'a [HashedTerm], texts: &'a [String], weights: &mut Weights<'_>) -> Group<'a> {
+        let norm = terms.iter().map(|term| weights.mass(*term, texts)).sum();
+        Group { terms, texts, norm }
     }
-    if left_mass <= 0.0 || right_mass <= 0.0 {
+}
+
+/// IDF cosine of two groups. Every term's mass is already in `weights`
+/// (computing the norms put it there), so the merge only adds up the
+/// shared ones.
+fn cosine(left: &Group<'_>, right: &Group<'_>, weights: &mut Weights<'_>) -> f64 {
+    if left.norm <= 0.0 || right.norm <= 0.0 {
         return 0.0;
     }
-    (shared_mass / (left_mass * right_mass).sqrt()).clamp(0.0, 1.0)
+    let (mut left_index, mut right_index) = (0, 0);
+    let mut shared_mass = 0.0;
+    while let (Some(&l), Some(&r)) = (left.terms.get(left_index), right.terms.get(right_index)) {
+        match l.hash.cmp(&r.hash) {
+            std::cmp::Ordering::Equal => {
+                shared_mass += weights.mass(l, left.texts);
+                left_index += 1;
+                right_index += 1;
+            }
+            std::cmp::Ordering::Less => left_index += 1,
+            std::cmp::Ordering::Greater => right_index += 1,
+        }
+    }
+    (shared_mass / (left.norm * right.norm).sqrt()).clamp(0.0, 1.0)
+}
+
+/// The new text's groups, weighed once per decision and compared with every
+/// candidate.
+struct Profile<'a> {
+    analysis: &'a Analysis,
+    accented: Group<'a>,
+    folded: Group<'a>,
+    concepts: Group<'a>,
+}
+
+impl<'a> Profile<'a> {
+    fn new(analysis: &'a Analysis, weights: &mut Weights<'_>) -> Profile<'a> {
+        let index = analysis.term_index();
+        let texts = analysis.terms.as_slice();
+        Profile {
+            analysis,
+            accented: Group::new(&index.accented, texts, weights),
+            folded: Group::new(&index.folded, texts, weights),
+            concepts: Group::new(&index.concepts, texts, weights),
+        }
+    }
 }
 
 /// Same normalised text and same places (which the normalised text leaves
@@ -170,27 +268,38 @@ fn is_exact_duplicate(left: &Analysis, right: &Analysis) -> bool {
 }
 
 impl Engine {
-    fn compare<'t>(
-        &self,
-        new: &'t Analysis,
-        other: &'t Analysis,
-        weights: &mut Weights<'_, 't>,
-    ) -> Comparison {
+    fn compare(&self, new: &Profile<'_>, other: &Analysis, weights: &mut Weights<'_>) -> Comparison {
+        let profile = new;
+        let new = profile.analysis;
         if is_exact_duplicate(new, other) {
             return Comparison {
                 score: 1.0,
                 vetoed: false,
             };
         }
+        let other_index = other.term_index();
+        let texts = other.terms.as_slice();
         // Accented text is compared on accented terms, so words that differ
         // only in tone stay different; text typed without diacritics can only
         // be compared on folded terms.
         let wording = if new.accented && other.accented {
-            cosine(new.accented_terms(), other.accented_terms(), weights)
+            cosine(
+                &profile.accented,
+                &Group::new(&other_index.accented, texts, weights),
+                weights,
+            )
         } else {
-            cosine(new.folded_terms(), other.folded_terms(), weights)
+            cosine(
+                &profile.folded,
+                &Group::new(&other_index.folded, texts, weights),
+                weights,
+            )
         };
-        let meaning = cosine(new.concept_terms(), other.concept_terms(), weights);
+        let meaning = cosine(
+            &profile.concepts,
+            &Group::new(&other_index.concepts, texts, weights),
+            weights,
+        );
         Comparison {
             score: WORDING_WEIGHT * wording + (1.0 - WORDING_WEIGHT) * meaning,
             vetoed: disagree(&new.numbers, &other.numbers) || disagree(&new.places, &other.places),
@@ -201,7 +310,9 @@ impl Engine {
     /// and whether their numbers or places forbid a link. For diagnostics and
     /// tuning; [`Engine::decide`] is what decides.
     pub fn similarity(&self, left: &Analysis, right: &Analysis, corpus: &dyn CorpusStats) -> Similarity {
-        let comparison = self.compare(left, right, &mut Weights::new(corpus));
+        let mut weights = Weights::new(corpus);
+        let profile = Profile::new(left, &mut weights);
+        let comparison = self.compare(&profile, right, &mut weights);
         Similarity {
             score: comparison.score,
             vetoed: comparison.vetoed,
@@ -217,9 +328,11 @@ impl Engine {
             review_threshold,
             canonical_threshold,
             max_candidates,
+            max_postings_per_band: _,
             max_review_suggestions,
         } = self.config;
         let mut weights = Weights::new(corpus);
+        let profile = Profile::new(new, &mut weights);
         let mut best_link: Option<ScoredCandidate> = None;
         let mut suggestions: Vec<ScoredCandidate> = Vec::new();
         let comparable = candidates
@@ -230,7 +343,7 @@ impl Engine {
             })
             .take(max_candidates);
         for candidate in comparable {
-            let comparison = self.compare(new, candidate.analysis, &mut weights);
+            let comparison = self.compare(&profile, candidate.analysis, &mut weights);
             if comparison.score < review_threshold {
                 continue;
             }
@@ -242,7 +355,7 @@ impl Engine {
             let linkable = !comparison.vetoed
                 && comparison.score >= link_threshold
                 && (is_exact_duplicate(new, candidate.analysis) || {
-                    let canonical = self.compare(new, candidate.cluster_canonical, &mut weights);
+                    let canonical = self.compare(&profile, candidate.cluster_canonical, &mut weights);
                     !canonical.vetoed && canonical.score >= canonical_threshold
                 });
             if linkable && best_link.as_ref().is_none_or(|best| ranks_before(&scored, best)) {

@@ -2,8 +2,8 @@
 //! or recall. Clustering runs exactly as the batch command runs it: file
 //! order, default configuration.
 
-use lienthong_dedup::Engine;
 use lienthong_dedup::evaluation::{evaluate_engine, parse_labelled};
+use lienthong_dedup::{BatchClusterer, Engine};
 
 const LABELLED: &str = include_str!("../data/labelled/recommendations.jsonl");
 
@@ -74,4 +74,32 @@ fn the_held_out_set_keeps_precision() {
         "refused: {:?}",
         evaluation.unassigned
     );
+}
+
+#[test]
+fn analysing_ahead_on_other_threads_gives_the_same_clusters() {
+    let items = parse_labelled(LABELLED).expect("the labelled set parses");
+    let engine = Engine::default();
+    let mut one_at_a_time = BatchClusterer::new(&engine);
+    let expected: Vec<String> = items
+        .iter()
+        .map(|item| {
+            one_at_a_time
+                .add(item.id.clone(), &item.text)
+                .expect("a valid text")
+        })
+        .collect();
+    let mut ahead = BatchClusterer::new(&engine);
+    let mut clusters = Vec::new();
+    ahead.add_all(
+        &items,
+        |item| item.text.as_str(),
+        |item| item.id.clone(),
+        |position, added| clusters.push((position, added.expect("a valid text").cluster)),
+    );
+    let positions: Vec<usize> = clusters.iter().map(|(position, _)| *position).collect();
+    assert_eq!(positions, (0..items.len()).collect::<Vec<_>>(), "in input order");
+    let labels: Vec<String> = clusters.into_iter().map(|(_, cluster)| cluster).collect();
+    assert_eq!(labels, expected);
+    assert_eq!(ahead.assignments(), one_at_a_time.assignments());
 }

@@ -4,7 +4,7 @@
 //! lifecycle rules and the storage port.
 
 use async_trait::async_trait;
-use lienthong_dedup::{Analysis, Decision};
+use lienthong_dedup::{Analysis, CandidateLimits, Decision};
 use time::{Date, OffsetDateTime};
 
 use crate::directory::Bloc;
@@ -380,11 +380,11 @@ pub trait RecommendationStore: Send + Sync {
         &self,
         new: &NewRecommendation,
         decide: DecideFn<'_>,
-        max_candidates: usize,
+        limits: CandidateLimits,
         key: &IdempotencyKey,
     ) -> Result<Recommendation>;
     /// Candidates for a text without recording anything.
-    async fn dedup_context(&self, analysis: &Analysis, max_candidates: usize) -> Result<DedupContext>;
+    async fn dedup_context(&self, analysis: &Analysis, limits: CandidateLimits) -> Result<DedupContext>;
     async fn get_recommendation(&self, id: i64) -> Result<Option<Recommendation>>;
     /// An organ's recommendations, newest first, with ids below `before_id`.
     async fn list_recommendations(

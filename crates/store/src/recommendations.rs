@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use lienthong_dedup::{Analysis, Decision};
+use lienthong_dedup::{Analysis, CandidateLimits, Decision, rank_candidates};
 use lienthong_domain::directory::Bloc;
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
@@ -191,43 +191,18 @@ fn parse_analysis(stored: &str) -> Result<Analysis> {
 async fn load_dedup_context(
     connection: &mut AnyConnection,
     analysis: &Analysis,
-    max_candidates: usize,
+    limits: CandidateLimits,
 ) -> Result<DedupContext> {
-    let limit = i64::try_from(max_candidates).unwrap_or(i64::MAX);
-    let mut candidate_ids: Vec<i64> = sqlx::query_scalar::<_, i64>(
+    let exact_duplicates: Vec<i64> = sqlx::query_scalar::<_, i64>(
         "SELECT id FROM recommendations WHERE exact_key = $1 ORDER BY id LIMIT $2",
     )
     .bind(to_storage_hash(analysis.exact_key))
-    .bind(limit)
+    .bind(i64::try_from(limits.max_candidates).unwrap_or(i64::MAX))
     .fetch_all(&mut *connection)
     .await
     .or_database_failure("looking up exact duplicates")?;
-    if !analysis.band_keys.is_empty() {
-        // Recommendations sharing the most bands first: the likeliest
-        // matches; older first on ties, as the batch clusterer ranks them,
-        // so the server and `recommendations cluster` pick the same ones.
-        let mut query = NumberedQuery::new("SELECT recommendation_id FROM recommendation_bands");
-        query.push_condition_in(
-            "band_key IN ({})",
-            analysis.band_keys.iter().map(|key| to_storage_hash(*key)),
-        )?;
-        query.push_sql(" GROUP BY recommendation_id");
-        query.push_order_and_limit(
-            "COUNT(*) DESC, recommendation_id",
-            u32::try_from(max_candidates).unwrap_or(u32::MAX),
-        )?;
-        let (sql, arguments) = query.into_parts();
-        let banded: Vec<i64> = sqlx::query_scalar_with::<_, i64, _>(sql, arguments)
-            .fetch_all(&mut *connection)
-            .await
-            .or_database_failure("looking up LSH band keys")?;
-        for id in banded {
-            if !candidate_ids.contains(&id) {
-                candidate_ids.push(id);
-            }
-        }
-    }
-    candidate_ids.truncate(max_candidates);
+    let band_postings = band_postings(connection, analysis, limits.max_postings_per_band).await?;
+    let candidate_ids = rank_candidates(&exact_duplicates, &band_postings, limits.max_candidates);
 
     let mut candidates = Vec::with_capacity(candidate_ids.len());
     if !candidate_ids.is_empty() {
@@ -285,19 +260,51 @@ async fn load_dedup_context(
     })
 }
 
+/// The oldest `per_band` recommendations under each band key of
+/// `analysis`, one id per posting, as the batch clusterer keeps them: each
+/// key reads at most `per_band` index entries, however common it is.
+async fn band_postings(
+    connection: &mut AnyConnection,
+    analysis: &Analysis,
+    per_band: usize,
+) -> Result<Vec<i64>> {
+    let band_keys = analysis.distinct_band_keys();
+    if band_keys.is_empty() || per_band == 0 {
+        return Ok(Vec::new());
+    }
+    let per_band = i64::try_from(per_band).unwrap_or(i64::MAX);
+    let mut query = NumberedQuery::default();
+    for (index, key) in band_keys.iter().enumerate() {
+        if index > 0 {
+            query.push_sql(" UNION ALL ");
+        }
+        query.push_sql(
+            "SELECT recommendation_id FROM (SELECT recommendation_id FROM recommendation_bands \
+             WHERE band_key = ",
+        );
+        query.push_bind(to_storage_hash(*key))?;
+        query.push_sql(" ORDER BY recommendation_id LIMIT ");
+        query.push_bind(per_band)?;
+        query.push_sql(&format!(") AS band_{index}"));
+    }
+    let (sql, arguments) = query.into_parts();
+    sqlx::query_scalar_with::<_, i64, _>(sql, arguments)
+        .fetch_all(&mut *connection)
+        .await
+        .or_database_failure("looking up LSH band keys")
+}
+
 /// Indexes a recommendation under the LSH band keys of its analysis.
 async fn insert_band_keys(
     connection: &mut AnyConnection,
     recommendation_id: i64,
     analysis: &Analysis,
 ) -> Result<()> {
-    let mut band_keys: Vec<i64> = analysis
-        .band_keys
-        .iter()
-        .map(|key| to_storage_hash(*key))
+    let band_keys: Vec<i64> = analysis
+        .distinct_band_keys()
+        .into_iter()
+        .map(to_storage_hash)
         .collect();
-    band_keys.sort_unstable();
-    band_keys.dedup();
     if band_keys.is_empty() {
         return Ok(());
     }
@@ -575,13 +582,13 @@ impl RecommendationStore for SqlStore {
         &self,
         new: &NewRecommendation,
         decide: DecideFn<'_>,
-        max_candidates: usize,
+        limits: CandidateLimits,
         key: &IdempotencyKey,
     ) -> Result<Recommendation> {
         let submitted_at = to_storage_micros(new.submitted_at)?;
         let mut transaction = self.begin_dedup_write().await?;
         record_idempotency_key(&mut transaction, key, RESOURCE_NOT_YET_KNOWN, submitted_at).await?;
-        let context = load_dedup_context(&mut transaction, &new.analysis, max_candidates).await?;
+        let context = load_dedup_context(&mut transaction, &new.analysis, limits).await?;
         let decision = decide(&context);
 
         let (cluster_id, outcome, matched, suggestions) = match decision {
@@ -718,13 +725,13 @@ impl RecommendationStore for SqlStore {
             .ok_or_else(|| Error::internal("a recorded recommendation cannot be read back"))
     }
 
-    async fn dedup_context(&self, analysis: &Analysis, max_candidates: usize) -> Result<DedupContext> {
+    async fn dedup_context(&self, analysis: &Analysis, limits: CandidateLimits) -> Result<DedupContext> {
         let mut connection = self
             .pool
             .acquire()
             .await
             .or_database_failure("acquiring a connection")?;
-        load_dedup_context(&mut connection, analysis, max_candidates).await
+        load_dedup_context(&mut connection, analysis, limits).await
     }
 
     async fn get_recommendation(&self, id: i64) -> Result<Option<Recommendation>> {

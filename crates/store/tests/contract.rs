@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use lienthong_dedup::Decision;
+use lienthong_dedup::{CandidateLimits, Decision};
 use lienthong_domain::auth::{NewToken, Role};
 use lienthong_domain::directory::{Bloc, Directory, LocalityKind, OrganKind, parse_directory};
 use lienthong_domain::error::{Error, ResourceKind};
@@ -1947,7 +1947,7 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
         };
         seeded
             .store
-            .record_recommendation(&new, &always_new, 50, &key)
+            .record_recommendation(&new, &always_new, limits(), &key)
             .await
             .expect("recorded");
     }
@@ -1971,7 +1971,11 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
         2
     );
     let probe = engine.analyze(texts[0]);
-    let context = seeded.store.dedup_context(&probe, 50).await.expect("context");
+    let context = seeded
+        .store
+        .dedup_context(&probe, limits())
+        .await
+        .expect("context");
     assert_eq!(context.corpus.document_count, 2);
     assert!(
         context
@@ -1994,7 +1998,7 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
 mod recommendation_fixtures {
     use std::sync::LazyLock;
 
-    use lienthong_dedup::{Decision, Engine, ScoredCandidate};
+    use lienthong_dedup::{CandidateLimits, Decision, Engine, ScoredCandidate};
     use lienthong_domain::directory::Bloc;
     use lienthong_domain::recommendation::{
         ClusterAnswer, ClusterExpectation, ClusterStatus, DedupContext, NewRecommendation, Recommendation,
@@ -2005,6 +2009,11 @@ mod recommendation_fixtures {
     use super::instant;
 
     pub static ENGINE: LazyLock<Engine> = LazyLock::new(Engine::default);
+
+    /// The engine's candidate limits, as the service passes them.
+    pub fn limits() -> CandidateLimits {
+        ENGINE.config().candidate_limits()
+    }
 
     /// The department that answers, and the officer acting in these tests.
     pub const HOME_AFFAIRS: &str = "01-home-affairs";
@@ -2089,7 +2098,7 @@ mod recommendation_fixtures {
     ) -> Recommendation {
         let decide = move |_: &DedupContext| decision.clone();
         store
-            .record_recommendation(new, &decide, 50, &submission_key(&new.organ_id, request_id))
+            .record_recommendation(new, &decide, limits(), &submission_key(&new.organ_id, request_id))
             .await
             .expect("recorded")
     }
@@ -2350,7 +2359,7 @@ async fn recommendations_round_trip_with_the_decision_applied() {
         .record_recommendation(
             &submission(BA_DINH_GOVERNMENT, TRAFFIC, 50),
             &always_new,
-            50,
+            limits(),
             &IdempotencyKey {
                 fingerprint: "other content".to_owned(),
                 ..key
@@ -2365,10 +2374,73 @@ async fn recommendations_round_trip_with_the_decision_applied() {
         .expect("list");
     assert_eq!(ids(&listed), [opened.id], "the reused key recorded nothing");
     let context = store
-        .dedup_context(&ENGINE.analyze(TRAFFIC), 50)
+        .dedup_context(&ENGINE.analyze(TRAFFIC), limits())
         .await
         .expect("context");
     assert_eq!(context.corpus.document_count, 4, "nor was it counted");
+}
+
+#[tokio::test]
+async fn each_band_key_yields_only_its_oldest_postings_ranked_by_keys_shared() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    // Four texts under a common key; the last two also share a rarer one.
+    let (common, rare) = (7_001_u64, 7_002_u64);
+    let mut recorded = Vec::new();
+    for (index, text) in [STAFFING, PREMISES, TRAFFIC, DRAINAGE].into_iter().enumerate() {
+        let mut analysis = ENGINE.analyze(text);
+        analysis.band_keys = if index < 2 {
+            vec![common]
+        } else {
+            vec![common, rare]
+        };
+        let minutes = 10 * i64::try_from(index).expect("small");
+        let new = NewRecommendation {
+            analysis,
+            ..submission(BA_DINH_GOVERNMENT, text, minutes)
+        };
+        recorded.push(record(store, &new, Decision::New, &format!("band-{index}")).await);
+    }
+    let ids = |context: &DedupContext| {
+        context
+            .candidates
+            .iter()
+            .map(|candidate| candidate.recommendation_id)
+            .collect::<Vec<_>>()
+    };
+    let mut probe = ENGINE.analyze(MARKET);
+    probe.band_keys = vec![rare, common, common];
+    let bounded = CandidateLimits {
+        max_candidates: 10,
+        max_postings_per_band: 2,
+    };
+    let mut found = ids(&store.dedup_context(&probe, bounded).await.expect("context"));
+    found.sort_unstable();
+    // The common key reads the two oldest, the rare key both of its own.
+    let mut expected: Vec<i64> = recorded.iter().map(|recommendation| recommendation.id).collect();
+    expected.sort_unstable();
+    assert_eq!(found, expected);
+
+    let one_each = CandidateLimits {
+        max_candidates: 3,
+        max_postings_per_band: 1,
+    };
+    let mut found = ids(&store.dedup_context(&probe, one_each).await.expect("context"));
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [recorded[0].id, recorded[2].id],
+        "the oldest under each key"
+    );
+
+    // Over the candidate limit, those sharing more keys come first.
+    let two = CandidateLimits {
+        max_candidates: 2,
+        max_postings_per_band: 4,
+    };
+    let mut found = ids(&store.dedup_context(&probe, two).await.expect("context"));
+    found.sort_unstable();
+    assert_eq!(found, [recorded[2].id, recorded[3].id]);
 }
 
 #[tokio::test]
@@ -2401,7 +2473,7 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     // cluster's representative analysis (in no particular order: the
     // engine ranks them itself).
     let probe = ENGINE.analyze(STAFFING);
-    let context = store.dedup_context(&probe, 50).await.expect("context");
+    let context = store.dedup_context(&probe, limits()).await.expect("context");
     let exact: Vec<&StoredCandidate> = context
         .candidates
         .iter()
@@ -2428,7 +2500,11 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     );
     // Over the limit, exact duplicates are kept first, the oldest first (as
     // the batch clusterer ranks them).
-    let limited = store.dedup_context(&probe, 1).await.expect("context");
+    let one = CandidateLimits {
+        max_candidates: 1,
+        ..limits()
+    };
+    let limited = store.dedup_context(&probe, one).await.expect("context");
     assert_eq!(
         limited
             .candidates
@@ -2443,7 +2519,7 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     let mut probe = ENGINE.analyze(TRAFFIC);
     probe.band_keys = vec![premises_bands[0]];
     probe.exact_key ^= 1;
-    let context = store.dedup_context(&probe, 50).await.expect("context");
+    let context = store.dedup_context(&probe, limits()).await.expect("context");
     assert!(
         context
             .candidates
@@ -2459,7 +2535,7 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     stranger.exact_key ^= 1;
     assert!(
         store
-            .dedup_context(&stranger, 50)
+            .dedup_context(&stranger, limits())
             .await
             .expect("context")
             .candidates
@@ -2495,7 +2571,11 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     probe.terms = ["alpha", "beta", "gamma", "delta"].map(str::to_owned).to_vec();
     probe.band_keys.clear();
     probe.exact_key ^= 2;
-    let corpus = store.dedup_context(&probe, 50).await.expect("context").corpus;
+    let corpus = store
+        .dedup_context(&probe, limits())
+        .await
+        .expect("context")
+        .corpus;
     assert_eq!(corpus.document_count, 5);
     let frequency = |term: &str| corpus.document_frequencies.get(term).copied();
     assert_eq!(
@@ -2509,7 +2589,7 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     );
     let shared = ENGINE.analyze(STAFFING).terms.into_iter().next().expect("a term");
     let corpus = store
-        .dedup_context(&ENGINE.analyze(STAFFING), 50)
+        .dedup_context(&ENGINE.analyze(STAFFING), limits())
         .await
         .expect("context")
         .corpus;
@@ -3624,7 +3704,7 @@ async fn concurrent_submissions_of_one_text_end_in_one_cluster() {
                 .record_recommendation(
                     &new,
                     &decide,
-                    50,
+                    limits(),
                     &submission_key(sender.organ, &format!("race-{index}")),
                 )
                 .await
@@ -3660,7 +3740,7 @@ async fn concurrent_submissions_of_one_text_end_in_one_cluster() {
     assert_eq!(cluster.blocs, [Bloc::Party, Bloc::Government, Bloc::Front]);
     let context = seeded
         .store
-        .dedup_context(&ENGINE.analyze(STAFFING), 50)
+        .dedup_context(&ENGINE.analyze(STAFFING), limits())
         .await
         .expect("context");
     assert_eq!(context.corpus.document_count, CONTENDERS.unsigned_abs());

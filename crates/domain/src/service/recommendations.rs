@@ -134,10 +134,10 @@ impl RecommendationService {
         let engine = self.engine.clone();
         let new_analysis = new.analysis.clone();
         let decide = move |context: &DedupContext| decide_with(&engine, &new_analysis, context);
-        let max_candidates = self.engine.config().max_candidates;
+        let limits = self.engine.config().candidate_limits();
         match self
             .recommendations()
-            .record_recommendation(&new, &decide, max_candidates, &key)
+            .record_recommendation(&new, &decide, limits, &key)
             .await
         {
             Ok(recorded) => {
@@ -178,7 +178,7 @@ impl RecommendationService {
         let analysis = self.engine.analyze(text);
         let context = self
             .recommendations()
-            .dedup_context(&analysis, self.engine.config().max_candidates)
+            .dedup_context(&analysis, self.engine.config().candidate_limits())
             .await?;
         let scored: Vec<Suggestion> = match decide_with(&self.engine, &analysis, &context) {
             Decision::New => Vec::new(),
