@@ -177,6 +177,32 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_dedup_table_keeps_the_other_defaults_and_typos_are_refused() {
+        let file: ConfigFile = toml::from_str(
+            "[dedup]
+max_postings_per_band = 16
+",
+        )
+        .expect("valid toml");
+        let resolved = ServerConfig::resolve(ServerOverrides::default(), file).expect("resolves");
+        assert_eq!(
+            resolved.dedup,
+            DedupConfig {
+                max_postings_per_band: 16,
+                ..DedupConfig::default()
+            }
+        );
+        assert!(
+            toml::from_str::<ConfigFile>(
+                "[dedup]
+link_treshold = 0.5
+"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_and_passwords_redacted() {
         assert!(toml::from_str::<ConfigFile>("lisen = \"x\"").is_err());
         assert_eq!(

@@ -4,7 +4,8 @@
 //! The Rust side adds every text to a [`BatchClusterer`] with
 //! [`Engine::default`] — the server's engine and thresholds — so each text
 //! is normalised, MinHashed, looked up by band keys, scored against up to
-//! 50 candidates with IDF weights and decided. The Python side
+//! 50 candidates with IDF weights and decided; texts are analysed ahead on
+//! the spare cores while one thread decides in order. The Python side
 //! (`python/minhash_lsh.py`) hashes lower-cased whitespace words and, for
 //! each text, queries the LSH index and inserts into it: the candidate step
 //! only, without normalisation or scoring.
@@ -294,12 +295,14 @@ fn print_throughput(items: &[Item], rust: &RustRun, python: Option<&PythonRun>, 
         let measured = rust_rate / python.texts_per_second;
         println!(
             "\nratio {measured:.2} against a goal of ≥ {GOAL_RATIO:.0}: {}. datasketch on Python {}, num_perm {}, threshold {}; \
-             it returned {} candidate pairs, which the engine would still have to score. Both single-threaded.",
+             it returned {} candidate pairs, which the engine would still have to score. datasketch runs on one thread; \
+             lienthong-dedup decides on one thread and analyses ahead on {} more.",
             if measured >= GOAL_RATIO { "met" } else { "NOT met" },
             python.python,
             python.num_perm,
             python.threshold,
             python.candidate_pairs,
+            BatchClusterer::analysis_threads(),
         );
     }
 }

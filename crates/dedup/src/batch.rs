@@ -70,10 +70,11 @@ impl CorpusStats for InMemoryCorpus<'_> {
     }
 
     fn document_frequency(&self, term: &str) -> u64 {
-        self.document_frequencies
-            .get(&term_hash(term))
-            .copied()
-            .unwrap_or(0)
+        self.document_frequency_by_hash(term, term_hash(term))
+    }
+
+    fn document_frequency_by_hash(&self, _term: &str, hash: u64) -> u64 {
+        self.document_frequencies.get(&hash).copied().unwrap_or(0)
     }
 }
 
@@ -117,10 +118,7 @@ impl<'engine> BatchClusterer<'engine> {
         mut on_added: impl FnMut(usize, Result<Added, TextProblem>),
     ) {
         let engine = self.engine;
-        let analysers = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .saturating_sub(1)
-            .clamp(1, MAX_ANALYSIS_THREADS);
+        let analysers = Self::analysis_threads();
         std::thread::scope(|scope| {
             // Analyser `a` takes every `analysers`-th item from `a`, so the
             // results can be read back in order, round robin.
@@ -155,6 +153,15 @@ impl<'engine> BatchClusterer<'engine> {
                 );
             }
         });
+    }
+
+    /// Threads [`add_all`](Self::add_all) analyses on: the cores beside the
+    /// deciding one, at least one.
+    pub fn analysis_threads() -> usize {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .saturating_sub(1)
+            .clamp(1, MAX_ANALYSIS_THREADS)
     }
 
     /// Decides and records an analysed text.

@@ -64,7 +64,7 @@ mod vietnamese;
 pub use analysis::{Analysis, CONCEPT_TERM_PREFIX, FOLDED_TERM_PREFIX};
 pub use batch::{Added, BatchClusterer};
 pub use hashing::{BANDS, PERMUTATIONS, ROWS_PER_BAND, xxh64};
-pub use scoring::{Candidate, CorpusStats, Decision, ScoredCandidate, Similarity};
+pub use scoring::{Candidate, CorpusStats, Decision, ScoredCandidate, Similarity, term_hash};
 pub use text_check::{MAX_SENTENCES, MAX_TEXT_CHARS, TextProblem};
 
 use lexicon::Lexicon;
@@ -78,7 +78,7 @@ pub const NORM_VERSION: u32 = 3;
 /// Thresholds and bounds of the decision, shared by the server and the batch
 /// command so both decide alike.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DedupConfig {
     /// A candidate scoring at least this (and passing every check) is the
     /// same matter: the new recommendation joins its cluster.

@@ -20,6 +20,11 @@ pub trait CorpusStats {
     fn document_count(&self) -> u64;
     /// Number of those whose `terms` contain `term`.
     fn document_frequency(&self, term: &str) -> u64;
+    /// The same, for a corpus that counts terms by [`term_hash`], which
+    /// scoring has at hand.
+    fn document_frequency_by_hash(&self, term: &str, _hash: u64) -> u64 {
+        self.document_frequency(term)
+    }
 }
 
 /// A stored recommendation that may be the same matter as the new one.
@@ -131,9 +136,12 @@ impl Analysis {
 }
 
 /// The hash scoring knows a term by.
-pub(crate) fn term_hash(term: &str) -> u64 {
+pub fn term_hash(term: &str) -> u64 {
     xxh64(term.as_bytes(), TERM_SEED)
 }
+
+/// Distinct terms a decision typically weighs.
+const MASSES_PER_DECISION: usize = 4096;
 
 /// Squared inverse document frequencies, looked up once per term per
 /// decision.
@@ -148,7 +156,9 @@ impl<'a> Weights<'a> {
         Weights {
             corpus,
             document_count: corpus.document_count() as f64,
-            masses: FxHashMap::default(),
+            // About the distinct terms of a text and its candidates, so the
+            // table rarely grows mid-decision.
+            masses: FxHashMap::with_capacity_and_hasher(MASSES_PER_DECISION, Default::default()),
         }
     }
 
@@ -161,7 +171,7 @@ impl<'a> Weights<'a> {
             return *mass;
         }
         let text = terms.get(term.position).map_or("", String::as_str);
-        let frequency = self.corpus.document_frequency(text);
+        let frequency = self.corpus.document_frequency_by_hash(text, term.hash);
         let bounded = (frequency as f64).min(self.document_count);
         let idf = ((self.document_count + 1.0) / (bounded + 1.0)).ln() + 1.0;
         let mass = idf * idf;
