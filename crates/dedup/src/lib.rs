@@ -64,7 +64,7 @@ mod vietnamese;
 pub use analysis::{Analysis, CONCEPT_TERM_PREFIX, FOLDED_TERM_PREFIX};
 pub use batch::{Added, BatchClusterer};
 pub use hashing::{BANDS, PERMUTATIONS, ROWS_PER_BAND, xxh64};
-pub use scoring::{Candidate, CorpusStats, Decision, ScoredCandidate, Similarity, term_hash};
+pub use scoring::{Candidate, CorpusStats, Decision, ScoredCandidate, Similarity, term_hash, terms_to_weigh};
 pub use text_check::{MAX_SENTENCES, MAX_TEXT_CHARS, TextProblem};
 
 use lexicon::Lexicon;

@@ -135,6 +135,34 @@ impl Analysis {
     }
 }
 
+/// The terms whose document frequencies deciding `new` against `others`
+/// (candidates and their clusters' canonical members) reads, sorted and
+/// without repeats: every term of the new text and, of each other analysis,
+/// its semantic fields and the words it is compared on — accented when
+/// both texts are accented, folded otherwise. A store need read no others,
+/// which halves what it reads.
+pub fn terms_to_weigh<'a>(new: &'a Analysis, others: impl IntoIterator<Item = &'a Analysis>) -> Vec<&'a str> {
+    let mut terms: Vec<&str> = new.terms.iter().map(String::as_str).collect();
+    for other in others {
+        let index = other.term_index();
+        let wording = if new.accented && other.accented {
+            &index.accented
+        } else {
+            &index.folded
+        };
+        terms.extend(
+            wording
+                .iter()
+                .chain(&index.concepts)
+                .filter_map(|term| other.terms.get(term.position))
+                .map(String::as_str),
+        );
+    }
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
 /// The hash scoring knows a term by.
 pub fn term_hash(term: &str) -> u64 {
     xxh64(term.as_bytes(), TERM_SEED)

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use lienthong_dedup::evaluation::parse_labelled;
-use lienthong_dedup::{Analysis, Candidate, CorpusStats, Decision, DedupConfig, Engine};
+use lienthong_dedup::{Analysis, Candidate, CorpusStats, Decision, DedupConfig, Engine, terms_to_weigh};
 
 /// Document frequencies come from the labelled set, so they look like
 /// those of a real store: frame words ("bổ sung", "công chức", "hướng dẫn")
@@ -274,4 +274,48 @@ fn reviews_are_ranked_bounded_and_one_per_cluster() {
         .collect();
     assert_eq!(ids, vec![(10, 1), (12, 2)]);
     assert!(suggestions.windows(2).all(|pair| pair[0].score >= pair[1].score));
+}
+
+#[test]
+fn the_terms_to_weigh_are_all_a_decision_reads() {
+    let engine = Engine::default();
+    let analyses = background(&engine);
+    let full = Corpus::of(&analyses);
+    // Each text against the forty before it, some of them typed without
+    // diacritics, so both the accented and the folded comparisons occur.
+    let unaccented = engine.analyze("de nghi bo sung bien che cong chuc cong nghe thong tin cho phuong");
+    for (position, new) in analyses.iter().enumerate().skip(1) {
+        let mut others: Vec<&Analysis> = analyses[position.saturating_sub(40)..position].iter().collect();
+        others.push(&unaccented);
+        let candidates: Vec<Candidate<'_>> = others
+            .iter()
+            .enumerate()
+            .map(|(index, other)| Candidate {
+                recommendation_id: i64::try_from(index).expect("small"),
+                cluster_id: i64::try_from(index).expect("small"),
+                analysis: other,
+                cluster_canonical: others[0],
+            })
+            .collect();
+        let weighed: std::collections::HashSet<&str> =
+            terms_to_weigh(new, others.iter().copied().chain([others[0]]))
+                .into_iter()
+                .collect();
+        let restricted = Corpus {
+            frequencies: full
+                .frequencies
+                .iter()
+                .filter(|(term, _)| weighed.contains(term.as_str()))
+                .map(|(term, count)| (term.clone(), *count))
+                .collect(),
+            documents: full.documents,
+        };
+        for candidates in [&candidates[..], &candidates[candidates.len() - 1..]] {
+            assert_eq!(
+                engine.decide(new, candidates, &restricted),
+                engine.decide(new, candidates, &full),
+                "text {position}"
+            );
+        }
+    }
 }

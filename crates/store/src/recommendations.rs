@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use lienthong_dedup::{Analysis, CandidateLimits, Decision, rank_candidates};
+use lienthong_dedup::{Analysis, CandidateLimits, Decision, rank_candidates, terms_to_weigh};
 use lienthong_domain::directory::Bloc;
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
@@ -231,13 +231,12 @@ async fn load_dedup_context(
         .fetch_one(&mut *connection)
         .await
         .or_database_failure("reading the corpus size")?;
-    let mut terms: Vec<&str> = analysis.terms.iter().map(String::as_str).collect();
-    for candidate in &candidates {
-        terms.extend(candidate.analysis.terms.iter().map(String::as_str));
-        terms.extend(candidate.cluster_canonical.terms.iter().map(String::as_str));
-    }
-    terms.sort_unstable();
-    terms.dedup();
+    let terms = terms_to_weigh(
+        analysis,
+        candidates
+            .iter()
+            .flat_map(|candidate| [&candidate.analysis, &candidate.cluster_canonical]),
+    );
     let mut document_frequencies = HashMap::with_capacity(terms.len());
     for chunk in terms.chunks(500) {
         let mut query = NumberedQuery::new("SELECT term, document_count FROM dedup_terms");
