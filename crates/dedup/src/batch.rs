@@ -100,8 +100,8 @@ impl<'engine> BatchClusterer<'engine> {
     /// review opens a cluster of its own, as on the server until an officer
     /// confirms.
     pub fn add_detailed(&mut self, id: String, text: &str) -> Result<Added, TextProblem> {
-        self.engine.check_text(text)?;
-        Ok(self.add_analysis(id, self.engine.analyze(text)))
+        let analysis = checked_analysis(self.engine, text)?;
+        Ok(self.add_analysis(id, analysis))
     }
 
     /// Adds `items` in order, as [`add_detailed`](Self::add_detailed) one at a
@@ -128,9 +128,7 @@ impl<'engine> BatchClusterer<'engine> {
                     let text_of = &text_of;
                     scope.spawn(move || {
                         for item in items.iter().skip(analyser).step_by(analysers) {
-                            let text = text_of(item);
-                            let analysed = engine.check_text(text).map(|()| engine.analyze(text));
-                            if sender.send(analysed).is_err() {
+                            if sender.send(checked_analysis(engine, text_of(item))).is_err() {
                                 break;
                             }
                         }
@@ -142,11 +140,8 @@ impl<'engine> BatchClusterer<'engine> {
                 let analysed = receivers
                     .get(position % analysers)
                     .and_then(|receiver| receiver.recv().ok())
-                    .unwrap_or_else(|| {
-                        // An analyser can only stop early by panicking; analyse here instead.
-                        let text = text_of(item);
-                        engine.check_text(text).map(|()| engine.analyze(text))
-                    });
+                    // An analyser only stops early by panicking; analyse here instead.
+                    .unwrap_or_else(|| checked_analysis(engine, text_of(item)));
                 on_added(
                     position,
                     analysed.map(|analysis| self.add_analysis(id_of(item), analysis)),
@@ -274,6 +269,12 @@ impl<'engine> BatchClusterer<'engine> {
             })
             .collect()
     }
+}
+
+/// The analysis of a text the server would accept.
+fn checked_analysis(engine: &Engine, text: &str) -> Result<Analysis, TextProblem> {
+    engine.check_text(text)?;
+    Ok(engine.analyze(text))
 }
 
 /// Appends `position` unless the list already holds `bound` (older) ones.
