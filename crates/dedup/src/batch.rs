@@ -219,14 +219,17 @@ impl<'engine> BatchClusterer<'engine> {
             .flatten()
             .filter_map(|&position| i64::try_from(position).ok())
             .collect();
-        let postings: Vec<i64> = analysis
-            .distinct_band_keys()
-            .iter()
-            .filter_map(|key| self.by_band_key.get(key))
-            .flatten()
-            .filter_map(|&position| i64::try_from(position).ok())
+        let mut shared: FxHashMap<usize, u64> = FxHashMap::default();
+        for key in analysis.distinct_band_keys() {
+            for &position in self.by_band_key.get(&key).into_iter().flatten() {
+                *shared.entry(position).or_insert(0) += 1;
+            }
+        }
+        let shared: Vec<(i64, u64)> = shared
+            .into_iter()
+            .filter_map(|(position, keys)| Some((i64::try_from(position).ok()?, keys)))
             .collect();
-        let ranked = rank_candidates(&exact, &postings, self.engine.config().max_candidates);
+        let ranked = rank_candidates(&exact, &shared, self.engine.config().max_candidates);
         let candidates: Vec<Candidate<'_>> = ranked
             .iter()
             .filter_map(|&id| {

@@ -142,25 +142,27 @@ impl DedupConfig {
 
 /// Orders candidates as they are scored: exact duplicates first, oldest
 /// first; then by the number of band keys shared with the new text, older
-/// first on ties; at most `max_candidates`. `band_postings` holds one id per
-/// shared key posting (an id shared under three keys appears three times);
-/// ids are ascending with age.
-pub fn rank_candidates(exact_duplicates: &[i64], band_postings: &[i64], max_candidates: usize) -> Vec<i64> {
+/// first on ties; at most `max_candidates`. `shared_band_keys` pairs an id
+/// with the number of the new text's band keys it is found under (among
+/// each key's oldest postings); ids are ascending with age.
+pub fn rank_candidates(
+    exact_duplicates: &[i64],
+    shared_band_keys: &[(i64, u64)],
+    max_candidates: usize,
+) -> Vec<i64> {
     let mut ranked: Vec<i64> = exact_duplicates.to_vec();
     ranked.sort_unstable();
     ranked.dedup();
     ranked.truncate(max_candidates);
-    let mut shared: rustc_hash::FxHashMap<i64, usize> = rustc_hash::FxHashMap::default();
-    for id in band_postings {
-        *shared.entry(*id).or_insert(0) += 1;
-    }
-    let mut banded: Vec<(i64, usize)> = shared
-        .into_iter()
+    let mut banded: Vec<(i64, u64)> = shared_band_keys
+        .iter()
+        .copied()
         .filter(|(id, _)| !ranked.contains(id))
         .collect();
     banded.sort_unstable_by(|(left, left_shared), (right, right_shared)| {
         right_shared.cmp(left_shared).then(left.cmp(right))
     });
+    banded.dedup_by_key(|(id, _)| *id);
     let room = max_candidates.saturating_sub(ranked.len());
     ranked.extend(banded.into_iter().take(room).map(|(id, _)| id));
     ranked
@@ -200,7 +202,7 @@ mod tests {
     #[test]
     fn exact_duplicates_come_first_then_by_keys_shared_then_age() {
         // 7 shares three keys, 5 and 9 two, 3 one; 4 is an exact duplicate.
-        let postings = [9, 7, 3, 5, 7, 9, 7, 5, 4];
+        let postings = [(9, 2), (7, 3), (3, 1), (5, 2), (4, 1)];
         assert_eq!(rank_candidates(&[4], &postings, 10), [4, 7, 5, 9, 3]);
         assert_eq!(rank_candidates(&[4], &postings, 3), [4, 7, 5]);
         assert_eq!(rank_candidates(&[8, 2, 8], &[], 2), [2, 8]);

@@ -3,6 +3,8 @@
 //! dedup engine ([`lienthong_dedup`]); this module holds the entities, their
 //! lifecycle rules and the storage port.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use lienthong_dedup::{Analysis, CandidateLimits, Decision};
 use time::{Date, OffsetDateTime};
@@ -191,8 +193,9 @@ pub struct NewRecommendation {
 pub struct StoredCandidate {
     pub recommendation_id: i64,
     pub cluster_id: i64,
-    pub analysis: Analysis,
-    pub cluster_canonical: Analysis,
+    /// Shared: candidates of one cluster share its canonical analysis.
+    pub analysis: Arc<Analysis>,
+    pub cluster_canonical: Arc<Analysis>,
 }
 
 /// Document frequencies of the terms in play, read in the same transaction

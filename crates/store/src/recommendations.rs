@@ -5,6 +5,7 @@
 //! submissions arriving together end in one cluster, on one server or many.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lienthong_dedup::{Analysis, CandidateLimits, Decision, rank_candidates, terms_to_weigh};
@@ -201,31 +202,13 @@ async fn load_dedup_context(
     .fetch_all(&mut *connection)
     .await
     .or_database_failure("looking up exact duplicates")?;
-    let band_postings = band_postings(connection, analysis, limits.max_postings_per_band).await?;
-    let candidate_ids = rank_candidates(&exact_duplicates, &band_postings, limits.max_candidates);
+    // Enough rows that, with exact duplicates taken out, the limit is
+    // still reached.
+    let banded_limit = limits.max_candidates + exact_duplicates.len();
+    let shared = shared_band_keys(connection, analysis, limits.max_postings_per_band, banded_limit).await?;
+    let candidate_ids = rank_candidates(&exact_duplicates, &shared, limits.max_candidates);
 
-    let mut candidates = Vec::with_capacity(candidate_ids.len());
-    if !candidate_ids.is_empty() {
-        let mut query = NumberedQuery::new(
-            "SELECT r.id, r.cluster_id, r.analysis, representative.analysis AS canonical FROM recommendations r \
-             JOIN clusters c ON c.id = r.cluster_id \
-             JOIN recommendations representative ON representative.id = c.representative_id",
-        );
-        query.push_condition_in("r.id IN ({})", candidate_ids.iter().copied())?;
-        let (sql, arguments) = query.into_parts();
-        let rows: Vec<(i64, i64, String, String)> = sqlx::query_as_with(sql, arguments)
-            .fetch_all(&mut *connection)
-            .await
-            .or_database_failure("reading candidate recommendations")?;
-        for (recommendation_id, cluster_id, analysis, canonical) in rows {
-            candidates.push(StoredCandidate {
-                recommendation_id,
-                cluster_id,
-                analysis: parse_analysis(&analysis)?,
-                cluster_canonical: parse_analysis(&canonical)?,
-            });
-        }
-    }
+    let candidates = read_candidates(connection, &candidate_ids).await?;
 
     let document_count: i64 = sqlx::query_scalar("SELECT document_count FROM dedup_corpus WHERE id = 1")
         .fetch_one(&mut *connection)
@@ -235,7 +218,7 @@ async fn load_dedup_context(
         analysis,
         candidates
             .iter()
-            .flat_map(|candidate| [&candidate.analysis, &candidate.cluster_canonical]),
+            .flat_map(|candidate| [&*candidate.analysis, &*candidate.cluster_canonical]),
     );
     let mut document_frequencies = HashMap::with_capacity(terms.len());
     for chunk in terms.chunks(500) {
@@ -259,20 +242,81 @@ async fn load_dedup_context(
     })
 }
 
-/// The oldest `per_band` recommendations under each band key of
-/// `analysis`, one id per posting, as the batch clusterer keeps them: each
-/// key reads at most `per_band` index entries, however common it is.
-async fn band_postings(
+/// The candidates with their analyses and their clusters' canonical ones.
+/// Each stored analysis is read and parsed once, however many candidates
+/// share it: candidates of one cluster share its canonical member, which is
+/// often a candidate too.
+async fn read_candidates(connection: &mut AnyConnection, ids: &[i64]) -> Result<Vec<StoredCandidate>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = NumberedQuery::new(
+        "SELECT r.id, r.cluster_id, c.representative_id, r.analysis FROM recommendations r \
+         JOIN clusters c ON c.id = r.cluster_id",
+    );
+    query.push_condition_in("r.id IN ({})", ids.iter().copied())?;
+    let (sql, arguments) = query.into_parts();
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as_with(sql, arguments)
+        .fetch_all(&mut *connection)
+        .await
+        .or_database_failure("reading candidate recommendations")?;
+    let mut analyses: HashMap<i64, Arc<Analysis>> = HashMap::with_capacity(rows.len());
+    for (id, _, _, analysis) in &rows {
+        analyses.insert(*id, Arc::new(parse_analysis(analysis)?));
+    }
+    let mut canonical_ids: Vec<i64> = rows
+        .iter()
+        .map(|(_, _, canonical, _)| *canonical)
+        .filter(|canonical| !analyses.contains_key(canonical))
+        .collect();
+    canonical_ids.sort_unstable();
+    canonical_ids.dedup();
+    if !canonical_ids.is_empty() {
+        let mut query = NumberedQuery::new("SELECT id, analysis FROM recommendations");
+        query.push_condition_in("id IN ({})", canonical_ids.iter().copied())?;
+        let (sql, arguments) = query.into_parts();
+        let canonical_rows: Vec<(i64, String)> = sqlx::query_as_with(sql, arguments)
+            .fetch_all(&mut *connection)
+            .await
+            .or_database_failure("reading the candidates' canonical recommendations")?;
+        for (id, analysis) in canonical_rows {
+            analyses.insert(id, Arc::new(parse_analysis(&analysis)?));
+        }
+    }
+    rows.into_iter()
+        .map(|(recommendation_id, cluster_id, canonical, _)| {
+            let analysis_of = |id: i64| {
+                analyses.get(&id).cloned().ok_or_else(|| {
+                    corrupt_stored_data("a cluster names a representative that does not exist")
+                })
+            };
+            Ok(StoredCandidate {
+                recommendation_id,
+                cluster_id,
+                analysis: analysis_of(recommendation_id)?,
+                cluster_canonical: analysis_of(canonical)?,
+            })
+        })
+        .collect()
+}
+
+/// Recommendations found under the band keys of `analysis`, each with the
+/// number of keys it is found under, as the batch clusterer counts them:
+/// each key reads at most its oldest `per_band` index entries, however
+/// common it is. Counted and ranked in the database, so at most `limit`
+/// rows come back.
+async fn shared_band_keys(
     connection: &mut AnyConnection,
     analysis: &Analysis,
     per_band: usize,
-) -> Result<Vec<i64>> {
+    limit: usize,
+) -> Result<Vec<(i64, u64)>> {
     let band_keys = analysis.distinct_band_keys();
-    if band_keys.is_empty() || per_band == 0 {
+    if band_keys.is_empty() || per_band == 0 || limit == 0 {
         return Ok(Vec::new());
     }
     let per_band = i64::try_from(per_band).unwrap_or(i64::MAX);
-    let mut query = NumberedQuery::default();
+    let mut query = NumberedQuery::new("SELECT recommendation_id, COUNT(*) AS shared FROM (");
     for (index, key) in band_keys.iter().enumerate() {
         if index > 0 {
             query.push_sql(" UNION ALL ");
@@ -286,11 +330,20 @@ async fn band_postings(
         query.push_bind(per_band)?;
         query.push_sql(&format!(") AS band_{index}"));
     }
+    query.push_sql(") AS postings GROUP BY recommendation_id");
+    query.push_order_and_limit(
+        "shared DESC, recommendation_id",
+        u32::try_from(limit).unwrap_or(u32::MAX),
+    )?;
     let (sql, arguments) = query.into_parts();
-    sqlx::query_scalar_with::<_, i64, _>(sql, arguments)
+    let rows: Vec<(i64, i64)> = sqlx::query_as_with(sql, arguments)
         .fetch_all(&mut *connection)
         .await
-        .or_database_failure("looking up LSH band keys")
+        .or_database_failure("looking up LSH band keys")?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, shared)| (id, u64::try_from(shared).unwrap_or(0)))
+        .collect())
 }
 
 /// Indexes a recommendation under the LSH band keys of its analysis.

@@ -1981,7 +1981,7 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
         context
             .candidates
             .iter()
-            .any(|candidate| candidate.analysis == probe),
+            .any(|candidate| *candidate.analysis == probe),
         "the re-indexed recommendation is found again by its band keys"
     );
     let shared_term = probe
@@ -2441,6 +2441,27 @@ async fn each_band_key_yields_only_its_oldest_postings_ranked_by_keys_shared() {
     let mut found = ids(&store.dedup_context(&probe, two).await.expect("context"));
     found.sort_unstable();
     assert_eq!(found, [recorded[2].id, recorded[3].id]);
+
+    // A member found without its cluster's canonical member still comes
+    // with the canonical analysis.
+    let mut member = ENGINE.analyze(MARKET);
+    member.band_keys = vec![7_003];
+    let joined = record(
+        store,
+        &NewRecommendation {
+            analysis: member.clone(),
+            ..submission(NGOC_HA_PARTY, MARKET, 60)
+        },
+        link(&recorded[0], 0.9),
+        "band-member",
+    )
+    .await;
+    member.exact_key ^= 1;
+    let context = store.dedup_context(&member, limits()).await.expect("context");
+    assert_eq!(ids(&context), [joined.id]);
+    let candidate = context.candidates.first().expect("one candidate");
+    assert_eq!(candidate.cluster_id, recorded[0].cluster_id);
+    assert_eq!(candidate.cluster_canonical.terms, ENGINE.analyze(STAFFING).terms);
 }
 
 #[tokio::test]
@@ -2487,8 +2508,8 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     assert_eq!(found, [staffing.id, repeat.id]);
     for candidate in exact {
         assert_eq!(candidate.cluster_id, staffing.cluster_id);
-        assert_eq!(candidate.analysis, probe);
-        assert_eq!(candidate.cluster_canonical, probe);
+        assert_eq!(*candidate.analysis, probe);
+        assert_eq!(*candidate.cluster_canonical, probe);
     }
     assert!(
         context
