@@ -161,7 +161,8 @@ impl<'engine> BatchClusterer<'engine> {
 
     /// Decides and records an analysed text.
     fn add_analysis(&mut self, id: String, analysis: Analysis) -> Added {
-        let decision = self.decide(&analysis);
+        let band_keys = analysis.distinct_band_keys();
+        let decision = self.decide(&analysis, &band_keys);
         let position = self.documents.len();
         let linked_cluster = match &decision {
             Decision::Link(link) => usize::try_from(link.recommendation_id)
@@ -178,7 +179,7 @@ impl<'engine> BatchClusterer<'engine> {
             self.clusters.len() - 1
         });
         let config = self.engine.config();
-        for key in analysis.distinct_band_keys() {
+        for key in band_keys {
             push_bounded(
                 self.by_band_key.entry(key).or_default(),
                 position,
@@ -211,7 +212,7 @@ impl<'engine> BatchClusterer<'engine> {
 
     /// Candidates as the server finds them: exact duplicates first, then by
     /// the number of shared band keys, older first on ties.
-    fn decide(&self, analysis: &Analysis) -> Decision {
+    fn decide(&self, analysis: &Analysis, band_keys: &[u64]) -> Decision {
         let exact: Vec<i64> = self
             .by_exact_key
             .get(&analysis.exact_key)
@@ -220,8 +221,8 @@ impl<'engine> BatchClusterer<'engine> {
             .filter_map(|&position| i64::try_from(position).ok())
             .collect();
         let mut shared: FxHashMap<usize, u64> = FxHashMap::default();
-        for key in analysis.distinct_band_keys() {
-            for &position in self.by_band_key.get(&key).into_iter().flatten() {
+        for key in band_keys {
+            for &position in self.by_band_key.get(key).into_iter().flatten() {
                 *shared.entry(position).or_insert(0) += 1;
             }
         }
