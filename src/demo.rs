@@ -1,34 +1,38 @@
 //! Demo data, so a newcomer sees something real at once: the Hanoi
 //! directory, two forms built from the city's own figures (administrative
-//! procedures monthly, staffing quarterly) and a sample of reports from past
-//! periods, some late, some missing, some accepted; a few resolutions of
+//! procedures monthly, staffing quarterly) and the reports of a sample of
+//! communes since two-tier government began, made by [`crate::generate`]:
+//! some late, some missing, most accepted, a few returned and amended; a
+//! few resolutions of
 //! the city's and a ward's councils, some reviewed; and the recommendations
 //! of the dedup labelled set, sent over the last three months by the
 //! communes' four blocs, with one matter answered half-way (so later repeats
 //! get the answer at once) and one escalated to the central government.
 //! Loading twice changes nothing: forms are created once and reports,
-//! resolutions, recommendations and decisions carry fixed request ids.
+//! resolutions, recommendations and decisions carry fixed request ids (a
+//! later load adds the reports of periods closed since).
 
 use std::sync::Arc;
 
+use crate::generate;
+
 use lienthong_domain::auth::{Principal, Role};
-use lienthong_domain::directory::{Organ, OrganKind, hanoi_directory};
+use lienthong_domain::directory::{OrganKind, hanoi_directory};
 use lienthong_domain::form::{
     Aggregation, Comparison, FormDefinition, Indicator, RatioOf, ValidationRule, ValueType,
 };
 use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
-use lienthong_domain::report::{RawValue, ReviewDecision, ValueInput};
 use lienthong_domain::resolution::{ResolutionDraft, ResolutionVerdict, resolution_name};
-use lienthong_domain::service::{FileResolution, ReportService, Services, SubmitReport, TokenService};
-use lienthong_domain::store::{OrganFilter, Store};
+use lienthong_domain::service::{FileResolution, Services};
+use lienthong_domain::store::Store;
 use lienthong_domain::{Error, Result};
 use rust_decimal::Decimal;
 use time::{Duration, OffsetDateTime};
 
 pub const TTHC_FORM: &str = "tthc-monthly";
 pub const STAFFING_FORM: &str = "staffing-quarterly";
-const TTHC_OWNER: &str = "01-public-service-centre";
-const STAFFING_OWNER: &str = "01-home-affairs";
+pub(crate) const TTHC_OWNER: &str = "01-public-service-centre";
+pub(crate) const STAFFING_OWNER: &str = "01-home-affairs";
 /// Organ acting as administrator while loading.
 const ADMIN_ORGAN: &str = "01-city-office";
 
@@ -260,58 +264,33 @@ pub async fn install_directory_and_forms(store: Arc<dyn Store>, now: OffsetDateT
     Ok(summary)
 }
 
-/// Loads the directory, the demo forms and sample reports up to two periods
-/// before `now`.
-pub async fn load(store: Arc<dyn Store>, now: OffsetDateTime) -> Result<DemoSummary> {
-    let mut summary = install_directory_and_forms(store.clone(), now).await?;
-
-    // A sample of communes, so completeness shows both present and missing reports.
-    let committees = store
-        .list_organs(
-            &OrganFilter {
-                kind: Some(OrganKind::PeoplesCommittee),
-                ..OrganFilter::default()
-            },
-            None,
-            u32::MAX,
-        )
-        .await?;
-    let sample: Vec<Organ> = committees
-        .into_iter()
-        .filter(|organ| organ.locality_code.len() == 5)
-        .enumerate()
-        .filter(|(index, _)| index % 10 == 1)
-        .map(|(_, organ)| organ)
-        .collect();
-
-    let tokens = TokenService::new(store.clone(), Arc::new(move || now));
-    for organ in &sample {
-        let issued = tokens
-            .issue(
-                &organ.id,
-                &[Role::Submitter],
-                "demo data loader",
-                Some(Duration::hours(1)),
-            )
-            .await?;
-        let submitter = Principal {
-            token_id: issued.record.id,
-            organ: organ.clone(),
-            roles: vec![Role::Submitter],
-        };
-        summary.reports += submit_history(&store, &submitter, TTHC_FORM, &tthc_form(), now).await?;
-        summary.reports += submit_history(&store, &submitter, STAFFING_FORM, &staffing_form(), now).await?;
-        tokens.revoke(issued.record.id).await?;
+/// The demo's share of the report history: every sixth commune's People's
+/// Committee and Party committee on the two demo forms, from the start of
+/// two-tier government to the last month whose deadline has passed.
+pub fn report_history() -> generate::Options {
+    generate::Options {
+        history: generate::History::Since(Period::Month { year: 2025, month: 7 }),
+        through: None,
+        seed: 1,
+        forms: vec![generate::GeneratedForm::Tthc, generate::GeneratedForm::Staffing],
+        every_nth_commune: 6,
+        concurrency: 4,
     }
-    accept_some(&store, now).await?;
+}
+
+/// Loads the directory, the demo forms, the [`report_history`] as of `now`,
+/// the sample resolutions and the sample recommendations.
+pub async fn load(store: Arc<dyn Store>, now: OffsetDateTime) -> anyhow::Result<DemoSummary> {
+    let mut summary = install_directory_and_forms(store.clone(), now).await?;
+    let filled = generate::fill(store.clone(), &report_history(), now).await?;
+    summary.reports = u32::try_from(filled.report_count()).unwrap_or(u32::MAX);
     file_sample_resolutions(&store, now).await?;
     summary.recommendations = send_sample_recommendations(&store, now).await?;
     Ok(summary)
 }
 
 /// The loader acting as a city organ. Form changes and reviews record the
-/// organ, not a token, so no token is needed; report revisions do record a
-/// token, which is why submitters get real ones.
+/// organ, not a token, so no token is needed.
 async fn loader_principal(store: &Arc<dyn Store>, organ_id: &str, role: Role) -> Result<Principal> {
     let organ = store
         .get_organ(organ_id)
@@ -322,167 +301,6 @@ async fn loader_principal(store: &Arc<dyn Store>, organ_id: &str, role: Role) ->
         organ,
         roles: vec![role],
     })
-}
-
-/// Submits the organ's reports for every period of the form that ended at
-/// least two periods before `now`: most on time, every fifth late, every
-/// seventh missing.
-async fn submit_history(
-    store: &Arc<dyn Store>,
-    submitter: &Principal,
-    form_code: &str,
-    definition: &FormDefinition,
-    now: OffsetDateTime,
-) -> Result<u32> {
-    let Some(first) = definition.first_period else {
-        return Ok(0);
-    };
-    let Some(current) = Period::containing(definition.periodicity, definition.window_rule, vietnam_date(now))
-    else {
-        return Ok(0);
-    };
-    let last = current.previous().previous();
-    let seed: u32 = submitter.organ.locality_code.parse().unwrap_or(0);
-    let mut submitted = 0;
-    for (index, period) in first.through(last).enumerate() {
-        let index = u32::try_from(index).unwrap_or(0);
-        let variation = (seed / 4 + index * 7) % 35;
-        if variation % 7 == 3 {
-            continue;
-        }
-        let deadline = period.deadline(definition.window_rule, definition.deadline_days_after_cutoff);
-        let submitted_at = if variation.is_multiple_of(5) {
-            deadline + Duration::days(2)
-        } else {
-            deadline - Duration::days(2)
-        };
-        let reports = ReportService::new(store.clone(), Arc::new(move || submitted_at));
-        let values = if form_code == TTHC_FORM {
-            tthc_values(seed, index)
-        } else {
-            staffing_values(seed, index)
-        };
-        reports
-            .submit(
-                submitter,
-                SubmitReport {
-                    organ_id: submitter.organ.id.clone(),
-                    form_code: form_code.to_owned(),
-                    form_version: 0,
-                    period: period.to_string(),
-                    values,
-                    narrative: "Báo cáo mẫu: tình hình thực hiện trong kỳ theo mô hình chính quyền địa phương hai cấp."
-                        .to_owned(),
-                    request_id: format!("demo-{}-{form_code}-{period}", submitter.organ.id),
-                },
-            )
-            .await?;
-        submitted += 1;
-    }
-    Ok(submitted)
-}
-
-fn integer(code: &str, value: i64) -> ValueInput {
-    ValueInput {
-        indicator_code: code.to_owned(),
-        value: Some(RawValue::Integer(value)),
-    }
-}
-
-/// Monthly procedure figures around the city's first-weeks averages: about
-/// 1,060 dossiers a month per commune, the online share rising from 14 %.
-fn tthc_values(seed: u32, month_index: u32) -> Vec<ValueInput> {
-    let received = i64::from(900 + (seed * 37 + month_index * 53) % 320);
-    let online = received * i64::from(14 + month_index * 2 + seed % 5) / 100;
-    let overdue = i64::from((seed + month_index) % 25);
-    vec![
-        integer("dossiers_received", received),
-        integer("dossiers_online", online),
-        integer("dossiers_resolved_on_time", received * 92 / 100),
-        integer("dossiers_overdue", overdue),
-        integer(
-            "citizen_feedback_received",
-            i64::from(20 + (seed + month_index * 3) % 17),
-        ),
-        integer(
-            "digitally_signed_documents",
-            i64::from(1_600 + (seed * 13 + month_index * 29) % 500),
-        ),
-    ]
-}
-
-/// Quarterly staffing around the city's figures: about 76 positions per
-/// commune, 26 transferred in at the start, entitlements settled early on.
-fn staffing_values(seed: u32, quarter_index: u32) -> Vec<ValueInput> {
-    let quota = i64::from(70 + seed % 12);
-    let first_quarter = quarter_index == 0;
-    vec![
-        integer("staffing_quota", quota),
-        integer("staff_in_post", quota - i64::from(2 + seed % 6)),
-        integer(
-            "transferred_in",
-            if first_quarter {
-                i64::from(20 + seed % 12)
-            } else {
-                i64::from(seed % 3)
-            },
-        ),
-        integer("key_post_vacancies", i64::from(seed % 4)),
-        integer(
-            "entitlements_settled_people",
-            if first_quarter {
-                i64::from(25 + seed % 18)
-            } else {
-                0
-            },
-        ),
-        ValueInput {
-            indicator_code: "entitlements_settled_vnd".to_owned(),
-            value: Some(RawValue::MoneyVnd(if first_quarter {
-                30_000_000_000 + i64::from(seed % 40) * 100_000_000
-            } else {
-                0
-            })),
-        },
-    ]
-}
-
-/// The owning departments accept the reports of the oldest periods, so the
-/// demo shows every status.
-async fn accept_some(store: &Arc<dyn Store>, now: OffsetDateTime) -> Result<()> {
-    for (form_code, owner, period) in [
-        (TTHC_FORM, TTHC_OWNER, Period::Month { year: 2025, month: 7 }),
-        (
-            STAFFING_FORM,
-            STAFFING_OWNER,
-            Period::Quarter {
-                year: 2025,
-                quarter: 3,
-            },
-        ),
-    ] {
-        let reviewer = loader_principal(store, owner, Role::Reviewer).await?;
-        let reports = ReportService::new(store.clone(), Arc::new(move || now));
-        let filter = lienthong_domain::store::ReportFilter {
-            form_code: Some(form_code.to_owned()),
-            period: Some(period),
-            status: Some(lienthong_domain::report::ReportStatus::Submitted),
-            ..Default::default()
-        };
-        for report in store.list_reports(&filter, None, u32::MAX).await? {
-            reports
-                .review(
-                    &reviewer,
-                    report.id,
-                    report.latest_revision,
-                    Some(ReviewDecision::Accept),
-                    String::new(),
-                    &format!("demo-accept-{}", report.id),
-                )
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// A resolution of the demo register and, if any, the decision on it.

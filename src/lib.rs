@@ -2,11 +2,13 @@
 //! and the city. This crate is the transport and composition root: the
 //! generated contract ([`proto`]), the gRPC services over the domain use cases
 //! ([`grpc`]), server start-up and shutdown ([`server`]), configuration
-//! ([`config`]) and demo data ([`demo`]). The domain and storage live in
+//! ([`config`]), demo data ([`demo`]) and the report history generator
+//! behind it and the analytics bench ([`generate`]). The domain and storage live in
 //! `crates/domain` and `crates/store`, which never see tonic or prost.
 
 pub mod config;
 pub mod demo;
+pub mod generate;
 pub mod grpc;
 pub mod server;
 

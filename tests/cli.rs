@@ -896,3 +896,89 @@ async fn analytics_clusters_and_answered_print_their_tables() {
         "{refused:?}"
     );
 }
+
+/// The count before `what` in the demo summary `line`.
+fn summary_count(line: &str, what: &str) -> u32 {
+    line.trim()
+        .split(", ")
+        .find_map(|part| part.trim_start_matches("demo data: ").strip_suffix(what))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {what} in {line:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_loads_a_generated_history_of_a_commune_sample_and_loading_again_changes_nothing() {
+    use lienthong_domain::report::ReportStatus;
+    use lienthong_domain::store::ReportFilter;
+
+    let server = TestServer::start().await;
+    let url = server.database.url.clone();
+    let reports_stored = || async {
+        let mut reports = server
+            .store
+            .list_reports(&ReportFilter::default(), None, u32::MAX)
+            .await
+            .expect("reports listed");
+        reports.sort_by_key(|report| report.id);
+        reports
+    };
+
+    let first = stdout(&lienthong(&["demo", "--database-url", &url], &[]));
+    let reports = reports_stored().await;
+    assert_eq!(
+        summary_count(&first, "sample reports") as usize,
+        reports.len(),
+        "{first}"
+    );
+    assert_eq!(summary_count(&first, "sample recommendations"), 338, "{first}");
+    // Every sixth commune's People's Committee and Party committee, from
+    // July 2025 on: 21 communes.
+    let communes: std::collections::BTreeSet<&str> = reports
+        .iter()
+        .map(|report| report.locality_code.as_str())
+        .collect();
+    assert!((19..=21).contains(&communes.len()), "{communes:?}");
+    assert!(
+        communes.contains("00004"),
+        "the first commune in code order: {communes:?}"
+    );
+    let staffing_q3: Vec<_> = reports
+        .iter()
+        .filter(|report| report.form_code == "staffing-quarterly" && report.period.to_string() == "2025-Q3")
+        .collect();
+    assert!((36..=42).contains(&staffing_q3.len()), "{}", staffing_q3.len());
+    let tthc_july = reports
+        .iter()
+        .filter(|report| report.form_code == "tthc-monthly" && report.period.to_string() == "2025-07")
+        .count();
+    assert!((17..=21).contains(&tthc_july), "{tthc_july}");
+    // Realistic: some late, most accepted, some amended.
+    let late = reports.iter().filter(|report| report.late).count();
+    let accepted = reports
+        .iter()
+        .filter(|report| report.status == ReportStatus::Accepted)
+        .count();
+    let amended = reports.iter().filter(|report| report.latest_revision > 1).count();
+    assert!(
+        late * 30 > reports.len() && late * 5 < reports.len(),
+        "{late} of {}",
+        reports.len()
+    );
+    assert!(
+        accepted * 10 > reports.len() * 7,
+        "{accepted} of {}",
+        reports.len()
+    );
+    assert!(amended > 0);
+
+    let second = stdout(&lienthong(&["demo", "--database-url", &url], &[]));
+    assert_eq!(
+        summary_count(&second, "sample reports"),
+        summary_count(&first, "sample reports")
+    );
+    assert_eq!(
+        reports_stored().await,
+        reports,
+        "a second load replays what is stored"
+    );
+}

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
+use lienthong::generate::{Filled, GeneratedForm, WIDE_FORM};
 use lienthong::proto;
 use lienthong::proto::analytics_service_client::AnalyticsServiceClient;
 use lienthong_domain::auth::{Principal, Role};
@@ -46,7 +47,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::cli::AnalyticsArgs;
-use crate::generate::{self, Filled, GeneratedForm, WIDE_FORM};
+use crate::generate;
 use crate::load::{self, Bearer};
 use crate::report;
 use crate::setup::{self, Backend, Database, RunningServer};
@@ -196,8 +197,9 @@ async fn generate_and_measure(
     arguments: &AnalyticsArgs,
 ) -> anyhow::Result<BackendRun> {
     let store = lienthong_store::connect(url).await.context("opening the store")?;
-    let filled = generate::fill(store, generate::Options::from(&arguments.data)).await?;
-    filled.print(&format!("{backend} generate"));
+    let filled =
+        lienthong::generate::fill(store, &arguments.data.options(), time::OffsetDateTime::now_utc()).await?;
+    generate::print(&filled, &format!("{backend} generate"));
     setup::vacuum_analyze(backend, url).await?;
     measure(backend, url, Some(filled), arguments).await
 }

@@ -51,7 +51,7 @@ use crate::setup::{Backend, Database, Fixture, RunningServer};
 /// would flood the terminal and cost time on the path being measured, and
 /// so would sqlx's warning for every statement over a second, which the
 /// benchmarks time themselves.
-const DEFAULT_LOG_FILTER: &str = "warn,lienthong_bench=info,sqlx::query=error";
+const DEFAULT_LOG_FILTER: &str = "warn,lienthong_bench=info,lienthong::generate=info,sqlx::query=error";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
