@@ -117,6 +117,17 @@ pub struct ClusterAnswer {
     pub answered_at: OffsetDateTime,
 }
 
+/// Where a recommendation stands: its text, its cluster and the cluster's
+/// status and answer, without the cluster's members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecommendationStanding {
+    pub recommendation_id: i64,
+    pub text: String,
+    pub cluster_id: i64,
+    pub cluster_status: ClusterStatus,
+    pub answer: Option<ClusterAnswer>,
+}
+
 /// A possible duplicate offered for an officer to confirm.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
@@ -398,6 +409,8 @@ pub trait RecommendationStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Recommendation>>;
     async fn get_cluster(&self, id: i64) -> Result<Option<Cluster>>;
+    /// Where each of `ids` stands, in one read; unknown ids are left out.
+    async fn recommendation_standings(&self, ids: &[i64]) -> Result<Vec<RecommendationStanding>>;
     /// Clusters with members submitted in the ranking's span, most distinct
     /// localities first, then most distinct blocs, then the oldest cluster.
     async fn rank_clusters(&self, ranking: &ClusterRanking, limit: u32) -> Result<Vec<RankedCluster>>;

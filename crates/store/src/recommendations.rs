@@ -14,8 +14,8 @@ use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
     AnalyzeFn, Cluster, ClusterAction, ClusterAnswer, ClusterDecision, ClusterExpectation, ClusterFilter,
     ClusterRanking, ClusterStatus, CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation,
-    OutcomeCount, RankedCluster, Recommendation, RecommendationEvent, RecommendationStore, StoredCandidate,
-    Suggestion,
+    OutcomeCount, RankedCluster, Recommendation, RecommendationEvent, RecommendationStanding,
+    RecommendationStore, StoredCandidate, Suggestion,
 };
 use lienthong_domain::store::IdempotencyKey;
 use lienthong_domain::{Error, Result};
@@ -23,9 +23,7 @@ use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
 use crate::connection::Backend;
-use crate::conversion::{
-    from_optional_storage_micros, from_storage_micros, from_storage_name, to_storage_micros,
-};
+use crate::conversion::{from_storage_micros, from_storage_name, to_storage_micros};
 use crate::error::{DatabaseResultExt as _, corrupt_stored_data};
 use crate::idempotency::{record_idempotency_key, set_idempotency_resource};
 use crate::numbered_query::NumberedQuery;
@@ -137,30 +135,69 @@ struct ClusterRow {
     last_seen: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct StandingRow {
+    id: i64,
+    text: String,
+    cluster_id: i64,
+    status: String,
+    answer_text: Option<String>,
+    answer_organ: Option<String>,
+    answer_document: Option<String>,
+    answer_document_date: Option<String>,
+    answered_at: Option<i64>,
+}
+
+impl StandingRow {
+    fn into_standing(self) -> Result<RecommendationStanding> {
+        Ok(RecommendationStanding {
+            recommendation_id: self.id,
+            text: self.text,
+            cluster_id: self.cluster_id,
+            cluster_status: from_storage_name(&self.status, ClusterStatus::parse, "cluster status")?,
+            answer: stored_answer(
+                self.answer_text,
+                self.answer_organ,
+                self.answer_document,
+                self.answer_document_date,
+                self.answered_at,
+            )?,
+        })
+    }
+}
+
+/// The answer of a cluster from its answer columns, if it has one.
+fn stored_answer(
+    text: Option<String>,
+    answering_organ: Option<String>,
+    document: Option<String>,
+    document_date: Option<String>,
+    answered_at: Option<i64>,
+) -> Result<Option<ClusterAnswer>> {
+    let (Some(text), Some(answering_organ), Some(document), Some(date), Some(answered_at)) =
+        (text, answering_organ, document, document_date, answered_at)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ClusterAnswer {
+        text,
+        answering_organ,
+        document,
+        document_date: time::Date::parse(&date, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| corrupt_stored_data(&format!("{date:?} is not an answer date")))?,
+        answered_at: from_storage_micros(answered_at)?,
+    }))
+}
+
 impl ClusterRow {
     fn into_cluster(self, locality_codes: Vec<String>, blocs: Vec<Bloc>) -> Result<Cluster> {
-        let answer = match (
+        let answer = stored_answer(
             self.answer_text,
             self.answer_organ,
             self.answer_document,
             self.answer_document_date,
-            from_optional_storage_micros(self.answered_at)?,
-        ) {
-            (Some(text), Some(answering_organ), Some(document), Some(date), Some(answered_at)) => {
-                Some(ClusterAnswer {
-                    text,
-                    answering_organ,
-                    document,
-                    document_date: time::Date::parse(
-                        &date,
-                        time::macros::format_description!("[year]-[month]-[day]"),
-                    )
-                    .map_err(|_| corrupt_stored_data(&format!("{date:?} is not an answer date")))?,
-                    answered_at,
-                })
-            }
-            _ => None,
-        };
+            self.answered_at,
+        )?;
         Ok(Cluster {
             id: self.id,
             status: from_storage_name(&self.status, ClusterStatus::parse, "cluster status")?,
@@ -839,6 +876,25 @@ impl RecommendationStore for SqlStore {
             Some(row) => Ok(self.clusters_from(vec![row]).await?.pop()),
             None => Ok(None),
         }
+    }
+
+    async fn recommendation_standings(&self, ids: &[i64]) -> Result<Vec<RecommendationStanding>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = NumberedQuery::new(
+            "SELECT r.id, r.text, r.cluster_id, c.status, c.answer_text, c.answer_organ, c.answer_document, \
+             c.answer_document_date, c.answered_at FROM recommendations r JOIN clusters c ON c.id = r.cluster_id",
+        );
+        query.push_condition_in("r.id IN ({})", ids.iter().copied())?;
+        let (sql, arguments) = query.into_parts();
+        sqlx::query_as_with::<_, StandingRow, _>(sql, arguments)
+            .fetch_all(&self.pool)
+            .await
+            .or_database_failure("reading where recommendations stand")?
+            .into_iter()
+            .map(StandingRow::into_standing)
+            .collect()
     }
 
     async fn cluster_members(&self, cluster_id: i64) -> Result<Vec<Recommendation>> {

@@ -12,7 +12,8 @@ use lienthong_domain::form::{Aggregation, Form, FormDefinition, Indicator, Value
 use lienthong_domain::period::{Period, Periodicity, WindowRule};
 use lienthong_domain::recommendation::{
     ClusterAction, ClusterDecision, ClusterFilter, ClusterStatus, DedupContext, DedupOutcome,
-    NewRecommendation, Recommendation, RecommendationEvent, StoredCandidate, Suggestion,
+    NewRecommendation, Recommendation, RecommendationEvent, RecommendationStanding, StoredCandidate,
+    Suggestion,
 };
 use lienthong_domain::report::{IndicatorValue, ReportRevision, ReportStatus, Review, Value};
 use lienthong_domain::resolution::{
@@ -2341,6 +2342,33 @@ async fn recommendations_round_trip_with_the_decision_applied() {
     .await;
     assert_eq!(settled.outcome, DedupOutcome::AlreadyAnswered);
     assert_eq!(settled.cluster_id, opened.cluster_id);
+
+    // Where each stands, read at once; unknown ids are left out.
+    let mut standings = store
+        .recommendation_standings(&[settled.id, uncertain.id, 999_999])
+        .await
+        .expect("standings");
+    standings.sort_by_key(|standing| standing.recommendation_id);
+    assert_eq!(
+        standings,
+        [
+            RecommendationStanding {
+                recommendation_id: uncertain.id,
+                text: uncertain.text.clone(),
+                cluster_id: uncertain.cluster_id,
+                cluster_status: ClusterStatus::Open,
+                answer: None,
+            },
+            RecommendationStanding {
+                recommendation_id: settled.id,
+                text: settled.text.clone(),
+                cluster_id: opened.cluster_id,
+                cluster_status: ClusterStatus::Answered,
+                answer: Some(answer("Đã giao biên chế.", 35)),
+            },
+        ]
+    );
+    assert_eq!(store.recommendation_standings(&[]).await.expect("none"), []);
 
     // The key names what it produced; reusing it records nothing.
     let key = submission_key(BA_DINH_COMMITTEE, "first");

@@ -1,6 +1,7 @@
 //! Submitting recommendations through the dedup engine, and the officers'
 //! work on clusters: assign, answer, reopen, escalate, settle reviews.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use lienthong_dedup::{Candidate, Decision, Engine};
@@ -14,8 +15,8 @@ use crate::error::{Error, ResourceKind, Result, Violations};
 use crate::paging::{Page, PageRequest};
 use crate::recommendation::{
     CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus,
-    DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStore, Suggestion,
-    TOPIC_LABEL_RULE, is_topic_label,
+    DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStanding,
+    RecommendationStore, Suggestion, TOPIC_LABEL_RULE, is_topic_label,
 };
 use crate::store::Store;
 
@@ -744,20 +745,26 @@ impl RecommendationService {
 
     /// A recommendation with its cluster's status and answer and the texts of
     /// what it matched or was offered.
+    /// The recommendation with where it and the recommendations it names
+    /// stand, read at once; the members of their clusters are not read.
     async fn view(&self, recommendation: Recommendation) -> Result<RecommendationView> {
-        let cluster = self.cluster(recommendation.cluster_id).await?;
+        let named = recommendation
+            .matched
+            .iter()
+            .chain(&recommendation.pending_suggestions);
+        let ids: Vec<i64> = std::iter::once(recommendation.id)
+            .chain(named.map(|suggestion| suggestion.recommendation_id))
+            .collect();
+        let standings = self.standings(&ids).await?;
+        let own = standing_of(&standings, recommendation.id)?;
         let matched = match &recommendation.matched {
-            Some(matched) => self
-                .describe(std::slice::from_ref(matched))
-                .await?
-                .into_iter()
-                .next(),
+            Some(matched) => similar(&standings, std::slice::from_ref(matched))?.pop(),
             None => None,
         };
-        let suggestions = self.describe(&recommendation.pending_suggestions).await?;
+        let suggestions = similar(&standings, &recommendation.pending_suggestions)?;
         Ok(RecommendationView {
-            cluster_status: cluster.status,
-            answer: cluster.answer,
+            cluster_status: own.cluster_status,
+            answer: own.answer.clone(),
             matched,
             suggestions,
             recommendation,
@@ -766,25 +773,21 @@ impl RecommendationService {
 
     /// Texts and cluster states of scored recommendations, one per cluster.
     async fn describe(&self, scored: &[Suggestion]) -> Result<Vec<SimilarRecommendation>> {
-        let mut described: Vec<SimilarRecommendation> = Vec::with_capacity(scored.len());
-        for suggestion in scored {
-            if described
-                .iter()
-                .any(|seen| seen.cluster_id == suggestion.cluster_id)
-            {
-                continue;
-            }
-            let recommendation = self.recommendation(suggestion.recommendation_id).await?;
-            let cluster = self.cluster(recommendation.cluster_id).await?;
-            described.push(SimilarRecommendation {
-                recommendation_id: recommendation.id,
-                cluster_id: cluster.id,
-                text: recommendation.text,
-                score: suggestion.score,
-                cluster_status: cluster.status,
-            });
-        }
-        Ok(described)
+        let ids: Vec<i64> = scored
+            .iter()
+            .map(|suggestion| suggestion.recommendation_id)
+            .collect();
+        similar(&self.standings(&ids).await?, scored)
+    }
+
+    async fn standings(&self, ids: &[i64]) -> Result<HashMap<i64, RecommendationStanding>> {
+        Ok(self
+            .recommendations()
+            .recommendation_standings(ids)
+            .await?
+            .into_iter()
+            .map(|standing| (standing.recommendation_id, standing))
+            .collect())
     }
 
     async fn recommendation(&self, id: i64) -> Result<Recommendation> {
@@ -815,6 +818,37 @@ fn decide_with(engine: &Engine, analysis: &lienthong_dedup::Analysis, context: &
         })
         .collect();
     engine.decide(analysis, &candidates, &context.corpus)
+}
+
+fn standing_of(standings: &HashMap<i64, RecommendationStanding>, id: i64) -> Result<&RecommendationStanding> {
+    standings
+        .get(&id)
+        .ok_or_else(|| Error::not_found(ResourceKind::Recommendation, recommendation_name(id)))
+}
+
+/// `scored` as the caller sees them, one per cluster, in their order.
+fn similar(
+    standings: &HashMap<i64, RecommendationStanding>,
+    scored: &[Suggestion],
+) -> Result<Vec<SimilarRecommendation>> {
+    let mut described: Vec<SimilarRecommendation> = Vec::with_capacity(scored.len());
+    for suggestion in scored {
+        let standing = standing_of(standings, suggestion.recommendation_id)?;
+        if described
+            .iter()
+            .any(|seen| seen.cluster_id == standing.cluster_id)
+        {
+            continue;
+        }
+        described.push(SimilarRecommendation {
+            recommendation_id: standing.recommendation_id,
+            cluster_id: standing.cluster_id,
+            text: standing.text.clone(),
+            score: suggestion.score,
+            cluster_status: standing.cluster_status,
+        });
+    }
+    Ok(described)
 }
 
 fn suggestion(scored: &lienthong_dedup::ScoredCandidate) -> Suggestion {
