@@ -104,7 +104,7 @@ pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, E
             .or_database_failure("switching SQLite to write-ahead logging")?;
     }
     migrate(backend, &pool).await?;
-    Ok(SqlStore { pool, backend })
+    Ok(SqlStore::new(pool, backend))
 }
 
 /// The URL with `mode=rwc` (create the file if missing) after creating the

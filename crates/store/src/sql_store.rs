@@ -12,9 +12,12 @@ use lienthong_domain::store::{
     IdempotencyKey, ImportSummary, LocalityFilter, NewReport, NewReview, OrganFilter, ReportFilter, Store,
     StoredRequest,
 };
-use sqlx::AnyPool;
-use sqlx::{Any, Transaction};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use time::OffsetDateTime;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::connection::Backend;
 use crate::error::DatabaseResultExt as _;
@@ -24,36 +27,74 @@ use crate::error::DatabaseResultExt as _;
 pub(crate) struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// SQLite's write transactions take turns here first, in arrival
+    /// order. SQLite's own busy handler lets a waiting writer sleep up to
+    /// 100 ms between tries and serves waiters in no order, so under load a
+    /// write could wait hundreds of milliseconds behind later ones.
+    /// PostgreSQL has no such wait.
+    write_turns: Option<Arc<Mutex<()>>>,
 }
 
-pub(crate) type WriteTransaction = Transaction<'static, Any>;
+/// A write transaction, holding its writer's turn until it ends; derefs to
+/// its connection.
+#[derive(Debug)]
+pub(crate) struct WriteTransaction {
+    transaction: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for WriteTransaction {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.transaction
+    }
+}
+
+impl DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.transaction
+    }
+}
 
 impl SqlStore {
-    /// Starts a transaction that will write. On SQLite it takes the write
-    /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
-    /// and then writes fails with SQLITE_BUSY when another writer got in
-    /// between, instead of waiting. PostgreSQL needs no such thing; the
-    /// compare-and-set updates and unique constraints keep writes correct.
+    pub(crate) fn new(pool: AnyPool, backend: Backend) -> SqlStore {
+        let write_turns = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        SqlStore {
+            pool,
+            backend,
+            write_turns,
+        }
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<WriteTransaction> {
-        match self.backend {
+        let turn = match &self.write_turns {
+            Some(turns) => Some(turns.clone().lock_owned().await),
+            None => None,
+        };
+        let transaction = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
-        .or_database_failure("starting a transaction")
+        .or_database_failure("starting a transaction")?;
+        Ok(WriteTransaction {
+            transaction,
+            _turn: turn,
+        })
     }
 }
 
 pub(crate) async fn commit(transaction: WriteTransaction) -> Result<()> {
     transaction
+        .transaction
         .commit()
         .await
         .or_database_failure("committing a transaction")
 }
 
-/// Rolls back explicitly, so the SQLite write lock is released before the
-/// caller looks at why the write failed.
 pub(crate) async fn roll_back(transaction: WriteTransaction) -> Result<()> {
     transaction
+        .transaction
         .rollback()
         .await
         .or_database_failure("rolling back a transaction")
@@ -181,5 +222,41 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<Report>> {
         self.reports_page(filter, after_id, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::connection::{StoreOptions, open};
+
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_in_arrival_order() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", folder.path().join("turns.db").display());
+        let store = std::sync::Arc::new(open(&url, StoreOptions::default()).await.expect("opened"));
+        let first = store.begin_write().await.expect("first writer");
+
+        let (order_sender, mut order) = tokio::sync::mpsc::unbounded_channel();
+        let mut waiting = Vec::new();
+        for writer in 1..=3 {
+            let store = store.clone();
+            let order_sender = order_sender.clone();
+            waiting.push(tokio::spawn(async move {
+                let transaction = store.begin_write().await.expect("a later writer");
+                order_sender.send(writer).expect("order recorded");
+                super::commit(transaction).await.expect("committed");
+            }));
+            // Each is waiting before the next arrives.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        assert!(order.try_recv().is_err(), "nobody writes while the first holds its turn");
+        super::commit(first).await.expect("first committed");
+        for writer in waiting {
+            writer.await.expect("writer finished");
+        }
+        let served: Vec<i32> = std::iter::from_fn(|| order.try_recv().ok()).collect();
+        assert_eq!(served, [1, 2, 3]);
     }
 }
