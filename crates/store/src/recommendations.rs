@@ -415,6 +415,37 @@ async fn insert_band_keys(
     Ok(())
 }
 
+/// Records the suggestions an officer is to settle, in rank order.
+async fn insert_suggestions(
+    connection: &mut AnyConnection,
+    recommendation_id: i64,
+    suggestions: &[Suggestion],
+) -> Result<()> {
+    if suggestions.is_empty() {
+        return Ok(());
+    }
+    let mut query = NumberedQuery::new(
+        "INSERT INTO recommendation_suggestions (recommendation_id, rank, suggested_recommendation_id, \
+           suggested_cluster_id, score) VALUES ",
+    );
+    for (rank, suggestion) in suggestions.iter().enumerate() {
+        query.push_sql(if rank == 0 { "(" } else { ", (" });
+        query.push_bind(recommendation_id)?.push_sql(", ");
+        query
+            .push_bind(i64::try_from(rank).unwrap_or(i64::MAX))?
+            .push_sql(", ");
+        query.push_bind(suggestion.recommendation_id)?.push_sql(", ");
+        query.push_bind(suggestion.cluster_id)?.push_sql(", ");
+        query.push_bind(suggestion.score)?.push_sql(")");
+    }
+    let (sql, arguments) = query.into_parts();
+    sqlx::query_with(sql, arguments)
+        .execute(&mut *connection)
+        .await
+        .or_database_failure("recording review suggestions")?;
+    Ok(())
+}
+
 /// Recomputes a cluster's member count, distinct localities and blocs and
 /// activity span from its members.
 async fn refresh_cluster_counts(connection: &mut AnyConnection, cluster_id: i64, at: i64) -> Result<()> {
@@ -768,20 +799,7 @@ impl RecommendationStore for SqlStore {
         count_new_member(&mut transaction, cluster_id, recommendation_id, new, submitted_at).await?;
 
         insert_band_keys(&mut transaction, recommendation_id, &new.analysis).await?;
-        for (rank, suggestion) in suggestions.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO recommendation_suggestions (recommendation_id, rank, suggested_recommendation_id, \
-                   suggested_cluster_id, score) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(recommendation_id)
-            .bind(i64::try_from(rank).unwrap_or(i64::MAX))
-            .bind(suggestion.recommendation_id)
-            .bind(suggestion.cluster_id)
-            .bind(suggestion.score)
-            .execute(&mut *transaction)
-            .await
-            .or_database_failure("recording review suggestions")?;
-        }
+        insert_suggestions(&mut transaction, recommendation_id, &suggestions).await?;
         for chunk in new.analysis.terms.chunks(200) {
             let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
             for (index, term) in chunk.iter().enumerate() {
@@ -809,9 +827,22 @@ impl RecommendationStore for SqlStore {
         .await?;
         commit(transaction).await?;
 
-        self.get_recommendation(recommendation_id)
-            .await?
-            .ok_or_else(|| Error::internal("a recorded recommendation cannot be read back"))
+        // As a read would return it: the time at storage precision.
+        Ok(Recommendation {
+            id: recommendation_id,
+            organ_id: new.organ_id.clone(),
+            bloc: new.bloc,
+            locality_code: new.locality_code.clone(),
+            text: new.text.clone(),
+            topic: new.topic.clone(),
+            addressee: new.addressee.clone(),
+            source: new.source.clone(),
+            cluster_id,
+            outcome,
+            submitted_at: from_storage_micros(submitted_at)?,
+            matched,
+            pending_suggestions: suggestions,
+        })
     }
 
     async fn dedup_context(&self, analysis: &Analysis, limits: CandidateLimits) -> Result<DedupContext> {

@@ -251,7 +251,10 @@ mod tests {
             // Each is waiting before the next arrives.
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
-        assert!(order.try_recv().is_err(), "nobody writes while the first holds its turn");
+        assert!(
+            order.try_recv().is_err(),
+            "nobody writes while the first holds its turn"
+        );
         super::commit(first).await.expect("first committed");
         for writer in waiting {
             writer.await.expect("writer finished");

@@ -2343,6 +2343,14 @@ async fn recommendations_round_trip_with_the_decision_applied() {
     assert_eq!(settled.outcome, DedupOutcome::AlreadyAnswered);
     assert_eq!(settled.cluster_id, opened.cluster_id);
 
+    // What recording returns is what a read returns, whatever the outcome.
+    for recorded in [&joined, &uncertain, &settled] {
+        assert_eq!(
+            store.get_recommendation(recorded.id).await.expect("get").as_ref(),
+            Some(recorded)
+        );
+    }
+
     // Where each stands, read at once; unknown ids are left out.
     let mut standings = store
         .recommendation_standings(&[settled.id, uncertain.id, 999_999])
