@@ -60,7 +60,10 @@ pub struct Analysis {
     pub exact_key: u64,
     /// LSH band keys of the MinHash signature of the folded content words;
     /// texts sharing any key are candidates of each other. Empty when the
-    /// text has no content word.
+    /// text has no content word. Left out of the serialised form, of which
+    /// they were half: the store keeps them in its band index, and scoring
+    /// never reads a candidate's. Deserialised, they are empty.
+    #[serde(default, skip_serializing)]
     pub band_keys: Vec<u64>,
     /// Numbers in the text, canonical ("4.063,6" → "4063.6", "09" → "9").
     pub numbers: Vec<String>,

@@ -1982,7 +1982,7 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
         context
             .candidates
             .iter()
-            .any(|candidate| *candidate.analysis == probe),
+            .any(|candidate| *candidate.analysis == as_stored(&probe)),
         "the re-indexed recommendation is found again by its band keys"
     );
     let shared_term = probe
@@ -2155,6 +2155,14 @@ mod recommendation_fixtures {
         pool.close().await;
         rows
     }
+}
+
+/// An analysis as the store gives it back: without its band keys, which
+/// the band index holds.
+fn as_stored(analysis: &lienthong_dedup::Analysis) -> lienthong_dedup::Analysis {
+    let mut stored = analysis.clone();
+    stored.band_keys.clear();
+    stored
 }
 
 fn is_concurrent_change_of(error: &Error, cluster_id: i64) -> bool {
@@ -2544,8 +2552,8 @@ async fn candidates_are_found_by_exact_and_band_keys_with_document_frequencies()
     assert_eq!(found, [staffing.id, repeat.id]);
     for candidate in exact {
         assert_eq!(candidate.cluster_id, staffing.cluster_id);
-        assert_eq!(*candidate.analysis, probe);
-        assert_eq!(*candidate.cluster_canonical, probe);
+        assert_eq!(*candidate.analysis, as_stored(&probe));
+        assert_eq!(*candidate.cluster_canonical, as_stored(&probe));
     }
     assert!(
         context

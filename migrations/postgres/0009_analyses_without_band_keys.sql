@@ -1,0 +1,5 @@
+-- Stored analyses no longer carry their LSH band keys, about half of each
+-- analysis: recommendation_bands indexes them, and scoring a candidate
+-- never reads them. Reading candidates then moves half the bytes.
+UPDATE recommendations SET analysis = (analysis::jsonb - 'band_keys')::text
+WHERE jsonb_exists(analysis::jsonb, 'band_keys');
