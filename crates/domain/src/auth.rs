@@ -73,6 +73,14 @@ pub struct TokenRecord {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// A token found by the hash of its secret, with the organ it acts for
+/// (`None` when that organ has left the directory), read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundToken {
+    pub record: TokenRecord,
+    pub organ: Option<Organ>,
+}
+
 impl TokenRecord {
     /// Why the token cannot be used at `now`, if it cannot.
     pub fn unusable_reason(&self, now: OffsetDateTime) -> Option<&'static str> {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::analytics::AnalyticsStore;
-use crate::auth::{NewToken, TokenRecord};
+use crate::auth::{FoundToken, NewToken, TokenRecord};
 use crate::directory::{Bloc, Directory, Locality, LocalityKind, Organ, OrganKind};
 use crate::error::Result;
 use crate::form::{Form, FormDefinition, FormVersion};
@@ -115,7 +115,8 @@ pub trait Store:
     async fn reporting_organs(&self, kinds: &[OrganKind]) -> Result<Vec<Organ>>;
 
     async fn insert_token(&self, token: &NewToken) -> Result<TokenRecord>;
-    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+    /// The token and its organ in one read, as every request needs them.
+    async fn find_token(&self, token_hash: &str) -> Result<Option<FoundToken>>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
     /// Revokes a token; false if there is no such token or it was revoked already.
     async fn revoke_token(&self, id: i64, at: OffsetDateTime) -> Result<bool>;

@@ -36,16 +36,16 @@ impl LocalityRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrganRow {
-    id: String,
-    name: String,
-    kind: String,
-    bloc: String,
-    locality_code: String,
+pub(crate) struct OrganRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) bloc: String,
+    pub(crate) locality_code: String,
 }
 
 impl OrganRow {
-    fn into_organ(self) -> Result<Organ> {
+    pub(crate) fn into_organ(self) -> Result<Organ> {
         Ok(Organ {
             kind: from_storage_name(&self.kind, OrganKind::parse, "organ kind")?,
             bloc: from_storage_name(&self.bloc, Bloc::parse, "bloc")?,

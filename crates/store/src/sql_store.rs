@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use lienthong_domain::Result;
-use lienthong_domain::auth::{NewToken, TokenRecord};
+use lienthong_domain::auth::{FoundToken, NewToken, TokenRecord};
 use lienthong_domain::directory::{Directory, Locality, Organ, OrganKind};
 use lienthong_domain::form::{Form, FormDefinition, FormVersion};
 use lienthong_domain::report::{Report, ReportRevision, ReportStatus};
@@ -140,7 +140,7 @@ impl Store for SqlStore {
         self.insert_token_row(token).await
     }
 
-    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+    async fn find_token(&self, token_hash: &str) -> Result<Option<FoundToken>> {
         self.token_by_hash(token_hash).await
     }
 

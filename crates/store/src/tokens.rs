@@ -1,7 +1,7 @@
 //! Bearer tokens: stored by hash, listed for administrators, revoked in place
 //! (never deleted, since revisions name the token that recorded them).
 
-use lienthong_domain::auth::{NewToken, Role, TokenRecord};
+use lienthong_domain::auth::{FoundToken, NewToken, Role, TokenRecord};
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::{Error, Result};
 use time::OffsetDateTime;
@@ -10,6 +10,7 @@ use crate::conversion::{
     from_optional_storage_micros, from_storage_micros, from_storage_name, to_optional_storage_micros,
     to_storage_micros,
 };
+use crate::directory::OrganRow;
 use crate::error::{DatabaseResultExt as _, database_failure, is_unique_violation};
 use crate::sql_store::SqlStore;
 
@@ -54,6 +55,18 @@ impl TokenRow {
     }
 }
 
+/// A token joined with its organ's columns, which are NULL when the organ
+/// is gone.
+#[derive(sqlx::FromRow)]
+struct FoundTokenRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    organ_name: Option<String>,
+    organ_kind: Option<String>,
+    organ_bloc: Option<String>,
+    organ_locality_code: Option<String>,
+}
+
 fn roles_to_storage(roles: &[Role]) -> String {
     roles
         .iter()
@@ -90,18 +103,42 @@ impl SqlStore {
         }
     }
 
-    pub(crate) async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        sqlx::query_as::<_, TokenRow>(concat!(
-            "SELECT ",
-            token_columns!(),
-            " FROM tokens WHERE token_hash = $1"
-        ))
+    pub(crate) async fn token_by_hash(&self, token_hash: &str) -> Result<Option<FoundToken>> {
+        let Some(row) = sqlx::query_as::<_, FoundTokenRow>(
+            "SELECT t.id, t.organ_id, t.roles, t.label, t.created_at, t.expires_at, t.revoked_at, \
+               o.name AS organ_name, o.kind AS organ_kind, o.bloc AS organ_bloc, \
+               o.locality_code AS organ_locality_code \
+             FROM tokens t LEFT JOIN organs o ON o.id = t.organ_id WHERE t.token_hash = $1",
+        )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await
         .or_database_failure("looking up a token")?
-        .map(TokenRow::into_token_record)
-        .transpose()
+        else {
+            return Ok(None);
+        };
+        let organ = match (
+            row.organ_name,
+            row.organ_kind,
+            row.organ_bloc,
+            row.organ_locality_code,
+        ) {
+            (Some(name), Some(kind), Some(bloc), Some(locality_code)) => Some(
+                OrganRow {
+                    id: row.token.organ_id.clone(),
+                    name,
+                    kind,
+                    bloc,
+                    locality_code,
+                }
+                .into_organ()?,
+            ),
+            _ => None,
+        };
+        Ok(Some(FoundToken {
+            record: row.token.into_token_record()?,
+            organ,
+        }))
     }
 
     pub(crate) async fn all_tokens(&self) -> Result<Vec<TokenRecord>> {

@@ -434,10 +434,14 @@ async fn tokens_are_found_by_hash_listed_and_revoked_once() {
         "{duplicate:?}"
     );
 
+    // Found with its organ in one read.
+    let found = store.find_token("hash-a").await.expect("find").expect("stored");
+    assert_eq!(found.record, first);
     assert_eq!(
-        store.find_token("hash-a").await.expect("find"),
-        Some(first.clone())
+        found.organ,
+        store.get_organ(BA_DINH_COMMITTEE).await.expect("organ")
     );
+    assert!(found.organ.is_some());
     assert_eq!(store.find_token("hash-c").await.expect("find"), None);
     assert_eq!(
         store.list_tokens().await.expect("list"),
@@ -461,7 +465,8 @@ async fn tokens_are_found_by_hash_listed_and_revoked_once() {
         .find_token("hash-a")
         .await
         .expect("find")
-        .expect("still stored");
+        .expect("still stored")
+        .record;
     assert_eq!(revoked.revoked_at, Some(instant(5)));
     assert_eq!(
         store
@@ -469,6 +474,7 @@ async fn tokens_are_found_by_hash_listed_and_revoked_once() {
             .await
             .expect("find")
             .expect("stored")
+            .record
             .revoked_at,
         None
     );

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Clock;
-use crate::auth::{NewToken, Principal, Role, TokenRecord, generate_token, hash_token};
+use crate::auth::{FoundToken, NewToken, Principal, Role, TokenRecord, generate_token, hash_token};
 use crate::error::{Error, ResourceKind, Result};
 use crate::store::Store;
 
@@ -94,7 +94,7 @@ impl TokenService {
     /// The principal a presented token stands for. Every failure is
     /// `Unauthenticated`, and says why without echoing the secret.
     pub async fn authenticate(&self, secret: &str) -> Result<Principal> {
-        let record = self
+        let FoundToken { record, organ } = self
             .store
             .find_token(&hash_token(secret))
             .await?
@@ -102,11 +102,8 @@ impl TokenService {
         if let Some(reason) = record.unusable_reason((self.clock)()) {
             return Err(Error::Unauthenticated(reason.to_owned()));
         }
-        let organ = self
-            .store
-            .get_organ(&record.organ_id)
-            .await?
-            .ok_or_else(|| Error::Unauthenticated("the token's organ no longer exists".to_owned()))?;
+        let organ =
+            organ.ok_or_else(|| Error::Unauthenticated("the token's organ no longer exists".to_owned()))?;
         Ok(Principal {
             token_id: record.id,
             organ,
