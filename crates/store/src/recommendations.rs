@@ -259,15 +259,27 @@ async fn load_dedup_context(
     );
     let mut document_frequencies = HashMap::with_capacity(terms.len());
     for chunk in terms.chunks(500) {
-        let mut query = NumberedQuery::new("SELECT term, document_count FROM dedup_terms");
+        // One row of `term US count RS …` rather than a row per term: each
+        // row costs more to hand over than the lookup that finds it. Terms
+        // are letters, digits and spaces, so neither separator occurs in one.
+        let mut query = NumberedQuery::new(
+            "SELECT string_agg(term || '\u{1f}' || document_count, '\u{1e}') FROM dedup_terms",
+        );
         query.push_condition_in("term IN ({})", chunk.iter().copied())?;
         let (sql, arguments) = query.into_parts();
-        let rows: Vec<(String, i64)> = sqlx::query_as_with(sql, arguments)
-            .fetch_all(&mut *connection)
+        let packed: Option<String> = sqlx::query_scalar_with(sql, arguments)
+            .fetch_one(&mut *connection)
             .await
             .or_database_failure("reading document frequencies")?;
-        for (term, count) in rows {
-            document_frequencies.insert(term, u64::try_from(count).unwrap_or(0));
+        for entry in packed.as_deref().unwrap_or_default().split('\u{1e}') {
+            if entry.is_empty() {
+                continue;
+            }
+            let (term, count) = entry
+                .rsplit_once('\u{1f}')
+                .and_then(|(term, count)| Some((term, count.parse::<u64>().ok()?)))
+                .ok_or_else(|| corrupt_stored_data("a stored document frequency is not a count"))?;
+            document_frequencies.insert(term.to_owned(), count);
         }
     }
     Ok(DedupContext {
