@@ -113,6 +113,99 @@ pub struct Aggregates {
     pub rows: Vec<AggregateRow>,
 }
 
+/// An aggregation checked and ready to run ([`AnalyticsService::plan_aggregate`]):
+/// the indicators, the groups with the reports each is owed, and the
+/// reports to read.
+#[derive(Debug, Clone)]
+pub struct AggregatePlan {
+    version: Arc<FormVersion>,
+    indicators: Vec<Indicator>,
+    grouping: Grouping,
+    scope: ReportScope,
+    /// The organs that owe the form, within the scope.
+    organs: Vec<Organ>,
+    /// Each period read with the group period it counts in.
+    buckets: Vec<(Period, Period)>,
+    /// Reports owed per group, in row order.
+    expected: BTreeMap<GroupKey, u32>,
+}
+
+impl AggregatePlan {
+    pub fn form_code(&self) -> &str {
+        &self.version.form_code
+    }
+
+    /// The form version whose rules apply.
+    pub fn form_version(&self) -> u32 {
+        self.version.version
+    }
+
+    /// Rows the aggregation gives: groups × indicators.
+    pub fn row_count(&self) -> usize {
+        self.expected.len().saturating_mul(self.indicators.len())
+    }
+
+    /// The plan cut into consecutive plans of whole group periods, of about
+    /// `rows_per_part` rows each (at least one group period), whose rows,
+    /// one after the other, are the whole plan's. Each part reads only its
+    /// own periods, so a long result can be computed and sent part by
+    /// part. Without period grouping every group spans the whole range and
+    /// the plan stays whole.
+    pub fn into_parts(self, rows_per_part: usize) -> Vec<AggregatePlan> {
+        if !self.grouping.period || self.row_count() <= rows_per_part {
+            return vec![self];
+        }
+        let mut rows_per_bucket: BTreeMap<Period, usize> = BTreeMap::new();
+        for key in self.expected.keys() {
+            if let Some(period) = key.period {
+                *rows_per_bucket.entry(period).or_default() += self.indicators.len();
+            }
+        }
+        let mut runs: Vec<Vec<Period>> = Vec::new();
+        let mut run_rows = 0;
+        for (bucket, rows) in rows_per_bucket {
+            match runs.last_mut() {
+                Some(run) if run_rows + rows <= rows_per_part => {
+                    run.push(bucket);
+                    run_rows += rows;
+                }
+                _ => {
+                    runs.push(vec![bucket]);
+                    run_rows = rows;
+                }
+            }
+        }
+        runs.into_iter()
+            .map(|run| {
+                let buckets: Vec<(Period, Period)> = self
+                    .buckets
+                    .iter()
+                    .filter(|(_, bucket)| run.contains(bucket))
+                    .copied()
+                    .collect();
+                let expected = self
+                    .expected
+                    .iter()
+                    .filter(|(key, _)| key.period.is_some_and(|period| run.contains(&period)))
+                    .map(|(key, expected)| (key.clone(), *expected))
+                    .collect();
+                AggregatePlan {
+                    version: Arc::clone(&self.version),
+                    indicators: self.indicators.clone(),
+                    grouping: self.grouping,
+                    scope: ReportScope {
+                        periods: buckets.iter().map(|(period, _)| *period).collect(),
+                        ..self.scope.clone()
+                    },
+                    organs: self.organs.clone(),
+                    buckets,
+                    expected,
+                }
+            })
+            .collect()
+    }
+}
+
 /// What [`AnalyticsService::reporting_rates`] is asked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RatesQuery {
@@ -308,6 +401,24 @@ impl AnalyticsService {
         query: &AggregateQuery,
         max_rows: Option<usize>,
     ) -> Result<Aggregates> {
+        let plan = self.plan_aggregate(caller, query, max_rows).await?;
+        let rows = self.run_aggregate(&plan).await?;
+        Ok(Aggregates {
+            form_code: plan.version.form_code.clone(),
+            form_version: plan.version.version,
+            rows,
+        })
+    }
+
+    /// Checks an aggregation and works out its groups, reading no value yet.
+    /// With `max_rows`, a result that would be longer fails with
+    /// `ResourceExhausted`.
+    pub async fn plan_aggregate(
+        &self,
+        caller: &Principal,
+        query: &AggregateQuery,
+        max_rows: Option<usize>,
+    ) -> Result<AggregatePlan> {
         let mut violations = Violations::new();
         let Prepared {
             version,
@@ -316,12 +427,15 @@ impl AnalyticsService {
             organs,
         } = self.prepare(caller, &common_of!(query), &mut violations).await?;
         let definition = &version.definition;
-        let indicators = select_indicators(
+        let indicators: Vec<Indicator> = select_indicators(
             &version,
             &query.indicator_codes,
             Purpose::Aggregate,
             &mut violations,
-        );
+        )
+        .into_iter()
+        .cloned()
+        .collect();
         let grouping = grouping_of(&query.group_by, &mut violations);
         let rollup = check_rollup(definition, query.rollup, grouping, range, &mut violations);
         violations.into_result()?;
@@ -344,7 +458,16 @@ impl AnalyticsService {
                     .or_default() += 1;
             }
         }
-        let row_count = expected.len().saturating_mul(indicators.len());
+        let plan = AggregatePlan {
+            version,
+            indicators,
+            grouping,
+            scope,
+            organs,
+            buckets,
+            expected,
+        };
+        let row_count = plan.row_count();
         if let Some(limit) = max_rows
             && row_count > limit
         {
@@ -357,16 +480,30 @@ impl AnalyticsService {
                 ),
             });
         }
-        let gathered = if expected.is_empty() {
+        Ok(plan)
+    }
+
+    /// Reads the reports a plan covers and aggregates them: its rows, in
+    /// order.
+    pub async fn run_aggregate(&self, plan: &AggregatePlan) -> Result<Vec<AggregateRow>> {
+        let indicators: Vec<&Indicator> = plan.indicators.iter().collect();
+        let gathered = if plan.expected.is_empty() {
             Vec::new()
         } else {
-            self.gather(&scope, &organs, grouping, &buckets, &expected, &indicators)
-                .await?
+            self.gather(
+                &plan.scope,
+                &plan.organs,
+                plan.grouping,
+                &plan.buckets,
+                &plan.expected,
+                &indicators,
+            )
+            .await?
         };
 
-        let mut rows = Vec::with_capacity(row_count);
+        let mut rows = Vec::with_capacity(plan.row_count());
         let width = indicators.len();
-        for (slot, (key, expected)) in expected.into_iter().enumerate() {
+        for (slot, (key, expected)) in plan.expected.iter().enumerate() {
             for (index, indicator) in indicators.iter().enumerate() {
                 let found = gathered.get(slot * width + index).copied().unwrap_or_default();
                 let rule = indicator.aggregation;
@@ -377,17 +514,13 @@ impl AnalyticsService {
                     aggregation: rule,
                     value: found.value(rule),
                     ratio: (rule == Aggregation::Ratio).then(|| found.ratio.unwrap_or_default()),
-                    expected,
+                    expected: *expected,
                     contributing,
                     missing: expected.saturating_sub(contributing),
                 });
             }
         }
-        Ok(Aggregates {
-            form_code: version.form_code.clone(),
-            form_version: version.version,
-            rows,
-        })
+        Ok(rows)
     }
 
     /// Reads every report in scope in one statement and adds each into its
@@ -1258,6 +1391,120 @@ mod tests {
             None
         );
         assert!(violations.is_empty());
+    }
+
+    /// A plan of the sample form over `months` of 2025 for two communes,
+    /// each with a Party committee and a People's Committee, grouped by
+    /// period and locality and rolled up to `rollup`.
+    fn plan_over(months: std::ops::RangeInclusive<u8>, rollup: Option<Periodicity>) -> AggregatePlan {
+        let definition = sample_definition();
+        let indicators = definition.indicators.clone();
+        let grouping = Grouping {
+            period: true,
+            locality: true,
+            bloc: false,
+        };
+        let organs: Vec<Organ> = ["00004", "00008"]
+            .into_iter()
+            .flat_map(|locality| {
+                [
+                    (OrganKind::PartyCommittee, Bloc::Party),
+                    (OrganKind::PeoplesCommittee, Bloc::Government),
+                ]
+                .map(|(kind, bloc)| Organ {
+                    id: format!("{locality}-{}", kind.as_str().to_lowercase()),
+                    name: format!("{locality} {}", kind.as_str()),
+                    kind,
+                    bloc,
+                    locality_code: locality.to_owned(),
+                })
+            })
+            .collect();
+        let buckets: Vec<(Period, Period)> = months
+            .map(|number| {
+                let period = month(2025, number);
+                (period, bucket_of(period, rollup).expect("in a bucket"))
+            })
+            .collect();
+        let mut expected = BTreeMap::new();
+        for organ in &organs {
+            for (_, bucket) in &buckets {
+                *expected
+                    .entry(GroupKey::of(grouping, organ, *bucket))
+                    .or_default() += 1;
+            }
+        }
+        AggregatePlan {
+            version: Arc::new(FormVersion {
+                form_code: "sample".to_owned(),
+                version: 1,
+                definition,
+                published_at: OffsetDateTime::UNIX_EPOCH,
+            }),
+            indicators,
+            grouping,
+            scope: ReportScope {
+                form_code: "sample".to_owned(),
+                periods: buckets.iter().map(|(period, _)| *period).collect(),
+                organ_kinds: vec![OrganKind::PartyCommittee, OrganKind::PeoplesCommittee],
+                locality_codes: Vec::new(),
+                blocs: Vec::new(),
+                organ_id: None,
+                selection: ReportSelection::LatestRevision,
+            },
+            organs,
+            buckets,
+            expected,
+        }
+    }
+
+    #[test]
+    fn parts_of_a_plan_are_whole_group_periods_in_row_order() {
+        for rollup in [None, Some(Periodicity::Quarterly)] {
+            let whole = plan_over(1..=12, rollup);
+            let rows_per_bucket = 2 * whole.indicators.len();
+            let buckets = if rollup.is_some() { 4 } else { 12 };
+            assert_eq!(whole.row_count(), buckets * rows_per_bucket);
+
+            // Room for two and a half group periods: two per part.
+            let parts = whole.clone().into_parts(rows_per_bucket * 5 / 2);
+            assert_eq!(parts.len(), buckets / 2, "{rollup:?}");
+            let mut keys = Vec::new();
+            let mut periods = Vec::new();
+            for part in &parts {
+                assert_eq!(part.row_count(), 2 * rows_per_bucket);
+                // A part reads exactly the periods its groups count.
+                let read: Vec<Period> = part.buckets.iter().map(|(period, _)| *period).collect();
+                assert_eq!(part.scope.periods, read);
+                assert!(
+                    part.buckets
+                        .iter()
+                        .all(|(_, bucket)| { part.expected.keys().any(|key| key.period == Some(*bucket)) })
+                );
+                keys.extend(part.expected.clone());
+                periods.extend(read);
+            }
+            assert_eq!(keys, whole.expected.clone().into_iter().collect::<Vec<_>>());
+            assert_eq!(periods, whole.scope.periods);
+
+            // A part never splits a group period, however small it is asked to be.
+            assert_eq!(whole.clone().into_parts(1).len(), buckets);
+            assert_eq!(whole.clone().into_parts(whole.row_count()).len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_plan_without_period_groups_stays_whole() {
+        let mut plan = plan_over(1..=12, None);
+        plan.grouping.period = false;
+        plan.expected = plan
+            .expected
+            .into_iter()
+            .fold(BTreeMap::new(), |mut merged, (key, expected)| {
+                *merged.entry(key.with_period(None)).or_default() += expected;
+                merged
+            });
+        assert_eq!(plan.into_parts(1).len(), 1);
     }
 
     #[test]

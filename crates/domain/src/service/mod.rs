@@ -19,9 +19,9 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
 pub use analytics::{
-    AggregateQuery, AggregateRow, Aggregates, AnalyticsService, DEFAULT_Z_SCORE_THRESHOLD, GroupDimension,
-    MAX_RANGE_PERIODS, MAX_ROWS_SETTING, OUTLIER_PAGES, Outlier, OutlierReason, OutliersQuery, RATE_PAGES,
-    RatesQuery, ReportingRate, ReportingRates,
+    AggregatePlan, AggregateQuery, AggregateRow, Aggregates, AnalyticsService, DEFAULT_Z_SCORE_THRESHOLD,
+    GroupDimension, MAX_RANGE_PERIODS, MAX_ROWS_SETTING, OUTLIER_PAGES, Outlier, OutlierReason,
+    OutliersQuery, RATE_PAGES, RatesQuery, ReportingRate, ReportingRates,
 };
 pub use directory::DirectoryService;
 pub use dossier::{
