@@ -36,7 +36,14 @@ pub(crate) const STAFFING_OWNER: &str = "01-home-affairs";
 /// Organ acting as administrator while loading.
 const ADMIN_ORGAN: &str = "01-city-office";
 
-fn count(code: &str, name: &str, unit: &str, aggregation: Aggregation, required: bool) -> Indicator {
+/// A whole-number indicator that cannot be negative.
+pub fn count_indicator(
+    code: &str,
+    name: &str,
+    unit: &str,
+    aggregation: Aggregation,
+    required: bool,
+) -> Indicator {
     Indicator {
         code: code.to_owned(),
         name: name.to_owned(),
@@ -60,7 +67,8 @@ fn staffing(indicator: Indicator) -> Indicator {
     }
 }
 
-fn rule(left: &str, comparison: Comparison, right: &str, message: &str) -> ValidationRule {
+/// A rule comparing two indicators of a report.
+pub fn validation_rule(left: &str, comparison: Comparison, right: &str, message: &str) -> ValidationRule {
     ValidationRule {
         left: left.to_owned(),
         comparison,
@@ -83,14 +91,14 @@ pub fn tthc_form() -> FormDefinition {
         reporting_organ_kinds: vec![OrganKind::PeoplesCommittee],
         first_period: Some(Period::Month { year: 2025, month: 7 }),
         indicators: vec![
-            count(
+            count_indicator(
                 "dossiers_received",
                 "Hồ sơ tiếp nhận",
                 "hồ sơ",
                 Aggregation::Sum,
                 true,
             ),
-            count(
+            count_indicator(
                 "dossiers_online",
                 "Hồ sơ tiếp nhận trực tuyến",
                 "hồ sơ",
@@ -113,28 +121,28 @@ pub fn tthc_form() -> FormDefinition {
                 description: "Tính từ hồ sơ trực tuyến / hồ sơ tiếp nhận nếu để trống.".to_owned(),
                 topics: Vec::new(),
             },
-            count(
+            count_indicator(
                 "dossiers_resolved_on_time",
                 "Hồ sơ giải quyết đúng hạn",
                 "hồ sơ",
                 Aggregation::Sum,
                 true,
             ),
-            count(
+            count_indicator(
                 "dossiers_overdue",
                 "Hồ sơ quá hạn",
                 "hồ sơ",
                 Aggregation::Sum,
                 true,
             ),
-            count(
+            count_indicator(
                 "citizen_feedback_received",
                 "Phản ánh, kiến nghị tiếp nhận",
                 "lượt",
                 Aggregation::Sum,
                 false,
             ),
-            count(
+            count_indicator(
                 "digitally_signed_documents",
                 "Văn bản ký số",
                 "văn bản",
@@ -143,13 +151,13 @@ pub fn tthc_form() -> FormDefinition {
             ),
         ],
         rules: vec![
-            rule(
+            validation_rule(
                 "dossiers_online",
                 Comparison::LessOrEqual,
                 "dossiers_received",
                 "online dossiers cannot exceed dossiers received",
             ),
-            rule(
+            validation_rule(
                 "dossiers_overdue",
                 Comparison::LessOrEqual,
                 "dossiers_received",
@@ -177,35 +185,35 @@ pub fn staffing_form() -> FormDefinition {
             quarter: 3,
         }),
         indicators: vec![
-            staffing(count(
+            staffing(count_indicator(
                 "staffing_quota",
                 "Biên chế được giao",
                 "người",
                 Aggregation::Last,
                 true,
             )),
-            staffing(count(
+            staffing(count_indicator(
                 "staff_in_post",
                 "Số có mặt",
                 "người",
                 Aggregation::Last,
                 true,
             )),
-            count(
+            count_indicator(
                 "transferred_in",
                 "Điều động đến trong kỳ",
                 "người",
                 Aggregation::Sum,
                 false,
             ),
-            staffing(count(
+            staffing(count_indicator(
                 "key_post_vacancies",
                 "Vị trí chủ chốt còn trống",
                 "vị trí",
                 Aggregation::Last,
                 false,
             )),
-            count(
+            count_indicator(
                 "entitlements_settled_people",
                 "Người đã giải quyết chế độ",
                 "người",
@@ -214,7 +222,7 @@ pub fn staffing_form() -> FormDefinition {
             ),
             Indicator {
                 value_type: ValueType::MoneyVnd,
-                ..count(
+                ..count_indicator(
                     "entitlements_settled_vnd",
                     "Kinh phí giải quyết chế độ",
                     "VND",
@@ -223,7 +231,7 @@ pub fn staffing_form() -> FormDefinition {
                 )
             },
         ],
-        rules: vec![rule(
+        rules: vec![validation_rule(
             "key_post_vacancies",
             Comparison::LessOrEqual,
             "staffing_quota",
@@ -253,7 +261,7 @@ pub async fn install_directory_and_forms(store: Arc<dyn Store>, now: OffsetDateT
         organs: u32::try_from(directory.organs.len()).unwrap_or(u32::MAX),
         ..DemoSummary::default()
     };
-    let admin = loader_principal(&store, ADMIN_ORGAN, Role::Admin).await?;
+    let admin = generate::acting_as(store.as_ref(), ADMIN_ORGAN, Role::Admin).await?;
     for (code, definition) in [(TTHC_FORM, tthc_form()), (STAFFING_FORM, staffing_form())] {
         if store.get_form(code).await?.is_none() {
             services.forms.create_form(&admin, code, definition).await?;
@@ -287,20 +295,6 @@ pub async fn load(store: Arc<dyn Store>, now: OffsetDateTime) -> anyhow::Result<
     file_sample_resolutions(&store, now).await?;
     summary.recommendations = send_sample_recommendations(&store, now).await?;
     Ok(summary)
-}
-
-/// The loader acting as a city organ. Form changes and reviews record the
-/// organ, not a token, so no token is needed.
-async fn loader_principal(store: &Arc<dyn Store>, organ_id: &str, role: Role) -> Result<Principal> {
-    let organ = store
-        .get_organ(organ_id)
-        .await?
-        .ok_or_else(|| Error::internal(format!("demo organ {organ_id} missing after import")))?;
-    Ok(Principal {
-        token_id: 0,
-        organ,
-        roles: vec![role],
-    })
 }
 
 /// A resolution of the demo register and, if any, the decision on it.
@@ -440,7 +434,7 @@ async fn file_sample_resolutions(store: &Arc<dyn Store>, now: OffsetDateTime) ->
     // Decisions record the token too.
     let justice = Principal {
         token_id: reviewer.record.id,
-        ..loader_principal(store, JUSTICE, Role::Reviewer).await?
+        ..generate::acting_as(store.as_ref(), JUSTICE, Role::Reviewer).await?
     };
     let mut filed: Vec<(&str, &str, i64)> = Vec::new();
     for sample in sample_resolutions() {
@@ -456,7 +450,7 @@ async fn file_sample_resolutions(store: &Arc<dyn Store>, now: OffsetDateTime) ->
             .await?;
         let filer = Principal {
             token_id: issued.record.id,
-            ..loader_principal(store, sample.organ_id, Role::Submitter).await?
+            ..generate::acting_as(store.as_ref(), sample.organ_id, Role::Submitter).await?
         };
         let supersedes = sample.supersedes.and_then(|symbol| {
             filed
@@ -558,7 +552,7 @@ async fn send_sample_recommendations(store: &Arc<dyn Store>, now: OffsetDateTime
         Ok(mut guard) => *guard = at,
         Err(poisoned) => *poisoned.into_inner() = at,
     };
-    let department = loader_principal(store, HOME_AFFAIRS, Role::Reviewer).await?;
+    let department = generate::acting_as(store.as_ref(), HOME_AFFAIRS, Role::Reviewer).await?;
     let count = samples.len();
     let mut sent = 0;
     let mut clusters_of_matter: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
@@ -576,11 +570,7 @@ async fn send_sample_recommendations(store: &Arc<dyn Store>, now: OffsetDateTime
         let Some(organ) = store.get_organ(&organ_id).await? else {
             continue;
         };
-        let submitter = Principal {
-            token_id: 0,
-            organ,
-            roles: vec![Role::Submitter],
-        };
+        let submitter = Principal::in_process(organ, Role::Submitter);
         let topic = if sample.cluster.contains("staff") {
             "staffing"
         } else {

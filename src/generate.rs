@@ -36,16 +36,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
-use crate::demo::{STAFFING_FORM, STAFFING_OWNER, TTHC_FORM, TTHC_OWNER, staffing_form, tthc_form};
+use crate::demo::{
+    STAFFING_FORM, STAFFING_OWNER, TTHC_FORM, TTHC_OWNER, count_indicator, staffing_form, tthc_form,
+    validation_rule,
+};
 use anyhow::Context as _;
 use lienthong_domain::auth::{Principal, Role};
 use lienthong_domain::directory::{Organ, OrganKind, hanoi_directory};
-use lienthong_domain::form::{Aggregation, Comparison, FormDefinition, Indicator, ValidationRule, ValueType};
+use lienthong_domain::form::{Aggregation, Comparison, FormDefinition};
 use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
 use lienthong_domain::report::{RawValue, ReviewDecision, ValueInput};
 use lienthong_domain::service::{AmendReport, ReportService, Services, SubmitReport};
 use lienthong_domain::store::Store;
-use rust_decimal::Decimal;
 use time::{Duration, OffsetDateTime};
 use tokio::task::JoinSet;
 
@@ -648,29 +650,17 @@ const WIDE_INDICATORS: [Spec; 32] = [
 fn wide_form() -> FormDefinition {
     let indicators = WIDE_INDICATORS
         .iter()
-        .map(|spec| Indicator {
-            code: spec.code.to_owned(),
-            name: spec.name.to_owned(),
-            unit: spec.unit.to_owned(),
-            value_type: ValueType::Integer,
-            aggregation: spec.aggregation,
-            required: true,
-            min: Some(Decimal::ZERO),
-            max: None,
-            ratio_of: None,
-            description: String::new(),
-            topics: Vec::new(),
-        })
+        .map(|spec| count_indicator(spec.code, spec.name, spec.unit, spec.aggregation, true))
         .collect();
     let rules = WIDE_INDICATORS
         .iter()
         .filter_map(|spec| match spec.figure {
-            Figure::PartOf { whole, .. } => Some(ValidationRule {
-                left: spec.code.to_owned(),
-                comparison: Comparison::LessOrEqual,
-                right: whole.to_owned(),
-                message: format!("{} không được vượt quá {whole}", spec.code),
-            }),
+            Figure::PartOf { whole, .. } => Some(validation_rule(
+                spec.code,
+                Comparison::LessOrEqual,
+                whole,
+                &format!("{} không được vượt quá {whole}", spec.code),
+            )),
             Figure::Flow { .. } | Figure::Stock { .. } => None,
         })
         .collect();
@@ -910,17 +900,9 @@ pub async fn fill(store: Arc<dyn Store>, options: &Options, now: OffsetDateTime)
         .collect();
     let mut reviewers = BTreeMap::new();
     for &form in &options.forms {
-        let organ = store
-            .get_organ(form.owner())
-            .await?
-            .with_context(|| format!("{} is missing from the directory", form.owner()))?;
         reviewers.insert(
             form,
-            Principal {
-                token_id: 0,
-                organ,
-                roles: vec![Role::Reviewer],
-            },
+            acting_as(store.as_ref(), form.owner(), Role::Reviewer).await?,
         );
     }
     let mut submitters = Vec::with_capacity(organs.len());
@@ -1039,6 +1021,15 @@ async fn write_all(
     })
 }
 
+/// An organ of the directory acting in-process with `role`
+/// ([`Principal::in_process`]), as the demo and the generator act.
+pub async fn acting_as(store: &dyn Store, organ_id: &str, role: Role) -> lienthong_domain::Result<Principal> {
+    let organ = store.get_organ(organ_id).await?.ok_or_else(|| {
+        lienthong_domain::Error::internal(format!("{organ_id} is missing from the directory"))
+    })?;
+    Ok(Principal::in_process(organ, role))
+}
+
 /// Creates and publishes the forms that do not exist; refuses one that
 /// exists but is owed from a later period than the history starts.
 async fn install_forms(
@@ -1047,14 +1038,7 @@ async fn install_forms(
     forms: &[GeneratedForm],
     span: &Span,
 ) -> anyhow::Result<()> {
-    let admin = Principal {
-        token_id: 0,
-        organ: store
-            .get_organ(ADMIN_ORGAN)
-            .await?
-            .with_context(|| format!("{ADMIN_ORGAN} is missing from the directory"))?,
-        roles: vec![Role::Admin],
-    };
+    let admin = acting_as(store, ADMIN_ORGAN, Role::Admin).await?;
     for &form in forms {
         let definition = form.definition(span);
         let code = form.code();

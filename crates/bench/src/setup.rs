@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use lienthong::config::{ConfigFile, ServerConfig, ServerOverrides};
-use lienthong_domain::auth::{Principal, Role};
+use lienthong::generate::acting_as;
+use lienthong_domain::auth::Role;
 use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
 use lienthong_domain::service::{Services, system_clock};
 use lienthong_domain::store::{ReportFilter, Store};
@@ -194,14 +195,7 @@ impl Fixture {
             .await
             .context("importing the directory")?;
         let services = Services::new(store.clone(), system_clock());
-        let admin = Principal {
-            token_id: 0,
-            organ: store
-                .get_organ(ADMIN_ORGAN)
-                .await?
-                .with_context(|| format!("{ADMIN_ORGAN} is missing from the directory"))?,
-            roles: vec![Role::Admin],
-        };
+        let admin = acting_as(store.as_ref(), ADMIN_ORGAN, Role::Admin).await?;
         let form = workload::form();
         services
             .forms

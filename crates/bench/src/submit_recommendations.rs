@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
+use lienthong::generate::acting_as;
 use lienthong::proto;
 use lienthong::proto::recommendation_service_client::RecommendationServiceClient;
 use lienthong_domain::auth::{Principal, Role};
@@ -186,17 +187,9 @@ async fn principals(store: &dyn Store, items: &[Item]) -> anyhow::Result<HashMap
     let organs: HashSet<&str> = items.iter().map(|item| item.organ_id.as_str()).collect();
     let mut principals = HashMap::with_capacity(organs.len());
     for organ_id in organs {
-        let organ = store
-            .get_organ(organ_id)
-            .await?
-            .with_context(|| format!("{organ_id} is missing from the directory"))?;
         principals.insert(
             organ_id.to_owned(),
-            Principal {
-                token_id: 0,
-                organ,
-                roles: vec![Role::Submitter],
-            },
+            acting_as(store, organ_id, Role::Submitter).await?,
         );
     }
     Ok(principals)

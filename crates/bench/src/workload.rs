@@ -6,11 +6,11 @@
 //! next and always satisfy the rules: a rejected report would measure the
 //! error path instead of the write.
 
+use lienthong::demo::{count_indicator, validation_rule};
 use lienthong::proto;
 use lienthong_domain::directory::OrganKind;
-use lienthong_domain::form::{Aggregation, Comparison, FormDefinition, Indicator, ValidationRule, ValueType};
+use lienthong_domain::form::{Aggregation, Comparison, FormDefinition};
 use lienthong_domain::period::{Period, Periodicity, WindowRule};
-use rust_decimal::Decimal;
 
 pub const FORM_CODE: &str = "bench-20";
 /// The department the form is addressed to; any city department would do.
@@ -149,29 +149,17 @@ xã hội được thực hiện đầy đủ, đúng đối tượng.";
 pub fn form() -> FormDefinition {
     let indicators = INDICATORS
         .iter()
-        .map(|spec| Indicator {
-            code: spec.code.to_owned(),
-            name: spec.name.to_owned(),
-            unit: spec.unit.to_owned(),
-            value_type: ValueType::Integer,
-            aggregation: Aggregation::Sum,
-            required: true,
-            min: Some(Decimal::ZERO),
-            max: None,
-            ratio_of: None,
-            description: String::new(),
-            topics: Vec::new(),
-        })
+        .map(|spec| count_indicator(spec.code, spec.name, spec.unit, Aggregation::Sum, true))
         .collect();
     let rules = INDICATORS
         .iter()
         .filter_map(|spec| match spec.figure {
-            Figure::PartOf { whole, .. } => Some(ValidationRule {
-                left: spec.code.to_owned(),
-                comparison: Comparison::LessOrEqual,
-                right: whole.to_owned(),
-                message: format!("{} không được vượt quá {whole}", spec.code),
-            }),
+            Figure::PartOf { whole, .. } => Some(validation_rule(
+                spec.code,
+                Comparison::LessOrEqual,
+                whole,
+                &format!("{} không được vượt quá {whole}", spec.code),
+            )),
             Figure::Count { .. } => None,
         })
         .collect();

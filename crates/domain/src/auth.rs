@@ -114,6 +114,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The principal of work done inside the process for an organ, such as
+    /// loading demo data or generating a benchmark history: it holds no
+    /// token, which token id 0 says.
+    pub fn in_process(organ: Organ, role: Role) -> Principal {
+        Principal {
+            token_id: 0,
+            organ,
+            roles: vec![role],
+        }
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
