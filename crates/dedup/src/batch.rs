@@ -56,6 +56,11 @@ pub struct BatchClusterer<'engine> {
     by_exact_key: FxHashMap<u64, Vec<usize>>,
     /// By term hash: the batch never needs a term's text back.
     document_frequencies: FxHashMap<u64, u64>,
+    /// Scratch of [`decide`](Self::decide): band keys shared with the new
+    /// text, by position, zero outside `shared_positions`; kept between
+    /// decisions so counting allocates and hashes nothing.
+    shared_counts: Vec<u64>,
+    shared_positions: Vec<usize>,
 }
 
 /// Document frequencies over the documents added so far.
@@ -87,6 +92,8 @@ impl<'engine> BatchClusterer<'engine> {
             by_band_key: FxHashMap::default(),
             by_exact_key: FxHashMap::default(),
             document_frequencies: FxHashMap::default(),
+            shared_counts: Vec::new(),
+            shared_positions: Vec::new(),
         }
     }
 
@@ -212,7 +219,7 @@ impl<'engine> BatchClusterer<'engine> {
 
     /// Candidates as the server finds them: exact duplicates first, then by
     /// the number of shared band keys, older first on ties.
-    fn decide(&self, analysis: &Analysis, band_keys: &[u64]) -> Decision {
+    fn decide(&mut self, analysis: &Analysis, band_keys: &[u64]) -> Decision {
         let exact: Vec<i64> = self
             .by_exact_key
             .get(&analysis.exact_key)
@@ -220,16 +227,26 @@ impl<'engine> BatchClusterer<'engine> {
             .flatten()
             .filter_map(|&position| i64::try_from(position).ok())
             .collect();
-        let mut shared: FxHashMap<usize, u64> = FxHashMap::default();
+        self.shared_counts.resize(self.documents.len(), 0);
         for key in band_keys {
             for &position in self.by_band_key.get(key).into_iter().flatten() {
-                *shared.entry(position).or_insert(0) += 1;
+                if let Some(count) = self.shared_counts.get_mut(position) {
+                    if *count == 0 {
+                        self.shared_positions.push(position);
+                    }
+                    *count += 1;
+                }
             }
         }
-        let shared: Vec<(i64, u64)> = shared
-            .into_iter()
-            .filter_map(|(position, keys)| Some((i64::try_from(position).ok()?, keys)))
-            .collect();
+        let mut shared: Vec<(i64, u64)> = Vec::with_capacity(self.shared_positions.len());
+        for position in self.shared_positions.drain(..) {
+            if let Some(count) = self.shared_counts.get_mut(position) {
+                if let Ok(id) = i64::try_from(position) {
+                    shared.push((id, *count));
+                }
+                *count = 0;
+            }
+        }
         let ranked = rank_candidates(&exact, &shared, self.engine.config().max_candidates);
         let candidates: Vec<Candidate<'_>> = ranked
             .iter()

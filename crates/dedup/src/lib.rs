@@ -142,9 +142,9 @@ impl DedupConfig {
 
 /// Orders candidates as they are scored: exact duplicates first, oldest
 /// first; then by the number of band keys shared with the new text, older
-/// first on ties; at most `max_candidates`. `shared_band_keys` pairs an id
-/// with the number of the new text's band keys it is found under (among
-/// each key's oldest postings); ids are ascending with age.
+/// first on ties; at most `max_candidates`. `shared_band_keys` pairs each
+/// id once with the number of the new text's band keys it is found under
+/// (among each key's oldest postings); ids are ascending with age.
 pub fn rank_candidates(
     exact_duplicates: &[i64],
     shared_band_keys: &[(i64, u64)],
@@ -154,16 +154,22 @@ pub fn rank_candidates(
     ranked.sort_unstable();
     ranked.dedup();
     ranked.truncate(max_candidates);
+    let room = max_candidates.saturating_sub(ranked.len());
     let mut banded: Vec<(i64, u64)> = shared_band_keys
         .iter()
         .copied()
         .filter(|(id, _)| !ranked.contains(id))
         .collect();
-    banded.sort_unstable_by(|(left, left_shared), (right, right_shared)| {
+    let order = |(left, left_shared): &(i64, u64), (right, right_shared): &(i64, u64)| {
         right_shared.cmp(left_shared).then(left.cmp(right))
-    });
-    banded.dedup_by_key(|(id, _)| *id);
-    let room = max_candidates.saturating_sub(ranked.len());
+    };
+    // Thousands may share a key with a common text; only the first `room`
+    // need ordering.
+    if banded.len() > room && room > 0 {
+        banded.select_nth_unstable_by(room - 1, order);
+        banded.truncate(room);
+    }
+    banded.sort_unstable_by(order);
     ranked.extend(banded.into_iter().take(room).map(|(id, _)| id));
     ranked
 }
