@@ -150,25 +150,26 @@ impl Engine {
     /// one has no terms and no band keys and so matches nothing but itself);
     /// use [`Engine::check_text`] to refuse unsuitable text first.
     pub fn analyze(&self, text: &str) -> Analysis {
-        let mut analysis = self.analyze_once(text);
+        let mut normalised = self.normalise_once(text);
         // Taking out a sender or a place can leave an asking verb at the
         // start of a sentence, which the next pass takes out as an opening;
         // normalise until nothing changes, so normalising is idempotent.
+        // Terms and signatures are built once, from the pass kept.
         for _ in 0..MAX_NORMALISATION_PASSES {
-            let again = self.analyze_once(&analysis.normalized);
-            if again.normalized == analysis.normalized {
+            let again = self.normalise_once(&normalised.normalized);
+            if again.normalized == normalised.normalized {
                 break;
             }
-            let mut places = analysis.places;
+            let mut places = normalised.places;
             places.extend(again.places.iter().cloned());
             places.sort_unstable();
             places.dedup();
-            analysis = Analysis { places, ..again };
+            normalised = Normalised { places, ..again };
         }
-        analysis
+        normalised.into_analysis()
     }
 
-    fn analyze_once(&self, text: &str) -> Analysis {
+    fn normalise_once(&self, text: &str) -> Normalised<'_> {
         let tokens = merge_numbers(&tokenize(text));
         let tokens = expand_abbreviations(&self.lexicon, &tokens);
         let cased = tokens
@@ -194,10 +195,18 @@ impl Engine {
             places.dedup();
         }
         let tokens = normaliser.map_synonyms(&tokens);
-        let stop = normaliser.stop_marks(&tokens);
-        let concepts = normaliser.concepts(&tokens);
         let accented = normaliser.spelling == Spelling::Accented;
-        build_analysis(&tokens, &stop, &concepts, accented, places, text.len())
+        let mut normalized = String::with_capacity(text.len());
+        for token in &tokens {
+            normalized.push_str(token.gap_before.rendering());
+            normalized.push_str(if accented { &token.accented } else { &token.folded });
+        }
+        Normalised {
+            normaliser,
+            tokens,
+            places,
+            normalized,
+        }
     }
 }
 
@@ -267,6 +276,31 @@ fn expand_abbreviations(lexicon: &Lexicon, tokens: &[Token]) -> Vec<Token> {
 }
 
 /// The lexicon steps of normalisation, for one text.
+/// One normalising pass over a text: what the next pass compares
+/// (`normalized`) and what the analysis is built from.
+struct Normalised<'a> {
+    normaliser: Normaliser<'a>,
+    tokens: Vec<Token>,
+    places: Vec<String>,
+    normalized: String,
+}
+
+impl Normalised<'_> {
+    fn into_analysis(self) -> Analysis {
+        let stop = self.normaliser.stop_marks(&self.tokens);
+        let concepts = self.normaliser.concepts(&self.tokens);
+        let accented = self.normaliser.spelling == Spelling::Accented;
+        build_analysis(
+            &self.tokens,
+            &stop,
+            &concepts,
+            accented,
+            self.places,
+            self.normalized,
+        )
+    }
+}
+
 struct Normaliser<'a> {
     lexicon: &'a Lexicon,
     spelling: Spelling,
@@ -578,13 +612,10 @@ fn build_analysis(
     concepts: &[&str],
     accented: bool,
     places: Vec<String>,
-    capacity: usize,
+    normalized: String,
 ) -> Analysis {
-    let mut normalized = String::with_capacity(capacity);
-    let mut folded = String::with_capacity(capacity);
+    let mut folded = String::with_capacity(normalized.len());
     for token in tokens {
-        normalized.push_str(token.gap_before.rendering());
-        normalized.push_str(if accented { &token.accented } else { &token.folded });
         folded.push_str(token.gap_before.rendering());
         folded.push_str(&token.folded);
     }
