@@ -33,8 +33,8 @@ pub const TTHC_FORM: &str = "tthc-monthly";
 pub const STAFFING_FORM: &str = "staffing-quarterly";
 pub(crate) const TTHC_OWNER: &str = "01-public-service-centre";
 pub(crate) const STAFFING_OWNER: &str = "01-home-affairs";
-/// Organ acting as administrator while loading.
-const ADMIN_ORGAN: &str = "01-city-office";
+/// Organ acting as administrator while loading demo or generated data.
+pub const ADMIN_ORGAN: &str = "01-city-office";
 
 /// A whole-number indicator that cannot be negative.
 pub fn count_indicator(

@@ -37,8 +37,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
 use crate::demo::{
-    STAFFING_FORM, STAFFING_OWNER, TTHC_FORM, TTHC_OWNER, count_indicator, staffing_form, tthc_form,
-    validation_rule,
+    ADMIN_ORGAN, STAFFING_FORM, STAFFING_OWNER, TTHC_FORM, TTHC_OWNER, count_indicator, staffing_form,
+    tthc_form, validation_rule,
 };
 use anyhow::Context as _;
 use lienthong_domain::auth::{Principal, Role};
@@ -53,8 +53,6 @@ use tokio::task::JoinSet;
 
 /// The wide benchmark form.
 pub const WIDE_FORM: &str = "bench-32";
-/// The organ acting as administrator to create the forms.
-const ADMIN_ORGAN: &str = "01-city-office";
 /// The office `bench-32` is addressed to, as the socio-economic reports of
 /// communes are.
 const WIDE_OWNER: &str = "01-city-office";

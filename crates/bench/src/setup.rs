@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use lienthong::config::{ConfigFile, ServerConfig, ServerOverrides};
+use lienthong::demo::ADMIN_ORGAN;
 use lienthong::generate::acting_as;
 use lienthong_domain::auth::Role;
 use lienthong_domain::period::{Period, Periodicity, WindowRule, vietnam_date};
@@ -23,9 +24,6 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::workload;
-
-/// The organ acting as administrator to create the form.
-const ADMIN_ORGAN: &str = "01-city-office";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -275,7 +275,6 @@ fn expand_abbreviations(lexicon: &Lexicon, tokens: &[Token]) -> Vec<Token> {
     expanded
 }
 
-/// The lexicon steps of normalisation, for one text.
 /// One normalising pass over a text: what the next pass compares
 /// (`normalized`) and what the analysis is built from.
 struct Normalised<'a> {
@@ -301,6 +300,7 @@ impl Normalised<'_> {
     }
 }
 
+/// The lexicon steps of normalisation, for one text.
 struct Normaliser<'a> {
     lexicon: &'a Lexicon,
     spelling: Spelling,

@@ -206,6 +206,24 @@ impl AggregatePlan {
     }
 }
 
+/// Reports owed per group: one per organ and period read, counted in the
+/// group of the organ and the period's bucket.
+fn expected_reports(
+    organs: &[Organ],
+    buckets: &[(Period, Period)],
+    grouping: Grouping,
+) -> BTreeMap<GroupKey, u32> {
+    let mut expected = BTreeMap::new();
+    for organ in organs {
+        for (_, bucket) in buckets {
+            *expected
+                .entry(GroupKey::of(grouping, organ, *bucket))
+                .or_default() += 1;
+        }
+    }
+    expected
+}
+
 /// What [`AnalyticsService::reporting_rates`] is asked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RatesQuery {
@@ -404,8 +422,8 @@ impl AnalyticsService {
         let plan = self.plan_aggregate(caller, query, max_rows).await?;
         let rows = self.run_aggregate(&plan).await?;
         Ok(Aggregates {
-            form_code: plan.version.form_code.clone(),
-            form_version: plan.version.version,
+            form_code: plan.form_code().to_owned(),
+            form_version: plan.form_version(),
             rows,
         })
     }
@@ -450,14 +468,7 @@ impl AnalyticsService {
             .filter_map(|period| bucket_of(*period, rollup).map(|bucket| (*period, bucket)))
             .collect();
 
-        let mut expected: BTreeMap<GroupKey, u32> = BTreeMap::new();
-        for organ in &organs {
-            for (_, bucket) in &buckets {
-                *expected
-                    .entry(GroupKey::of(grouping, organ, *bucket))
-                    .or_default() += 1;
-            }
-        }
+        let expected = expected_reports(&organs, &buckets, grouping);
         let plan = AggregatePlan {
             version,
             indicators,
@@ -1426,14 +1437,7 @@ mod tests {
                 (period, bucket_of(period, rollup).expect("in a bucket"))
             })
             .collect();
-        let mut expected = BTreeMap::new();
-        for organ in &organs {
-            for (_, bucket) in &buckets {
-                *expected
-                    .entry(GroupKey::of(grouping, organ, *bucket))
-                    .or_default() += 1;
-            }
-        }
+        let expected = expected_reports(&organs, &buckets, grouping);
         AggregatePlan {
             version: Arc::new(FormVersion {
                 form_code: "sample".to_owned(),
