@@ -804,6 +804,18 @@ async fn reporting_rates_per_locality_and_the_city_trend() {
     let rate = city.city_trend[0].reporting_rate.expect("a rate");
     assert!((rate - 300.0 / 252.0).abs() < 1e-9, "{rate}");
 
+    // Filters narrow the organs expected and the reports counted alike.
+    let mut party_request = rates_request("2025-01", "2025-01");
+    party_request.locality_codes = vec!["00004".to_owned()];
+    party_request.blocs = vec![proto::Bloc::Party as i32];
+    let party = client
+        .get_reporting_rates(party_request)
+        .await
+        .expect("party rates")
+        .into_inner();
+    let party: Vec<_> = party.rates.iter().map(rate_counts).collect();
+    assert_eq!(party, [("2025-01", "00004", 1, 1, 0, 1, 0)]);
+
     // A submitter's rates are its own organ's.
     let mut submitter = fixture.client(OTHER_WARD, Role::Submitter).await;
     let own = submitter

@@ -130,14 +130,13 @@ pub struct CatalogueVersions {
     pub directory_version: i64,
 }
 
-/// How many reports of a locality and period were submitted, on time and accepted.
+/// A report as the reporting rates count it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportCounts {
-    pub locality_code: String,
+pub struct ReportReceipt {
+    pub organ_id: String,
     pub period: Period,
-    pub submitted: u64,
-    pub on_time: u64,
-    pub accepted: u64,
+    pub on_time: bool,
+    pub accepted: bool,
 }
 
 /// One numeric value of a report's latest revision.
@@ -166,8 +165,10 @@ pub trait AnalyticsStore: Send + Sync + std::fmt::Debug + 'static {
         scope: &ReportScope,
         indicator_codes: &[String],
     ) -> Result<Vec<ReportFigures>>;
-    /// Reports per locality and period: submitted, on time, accepted.
-    async fn count_reports(&self, scope: &ReportScope) -> Result<Vec<ReportCounts>>;
+    /// Every report of the form and periods in scope (and of its organ, when
+    /// it names one), in no particular order. The other organ filters are
+    /// the caller's to apply: it knows the organs that owe the form.
+    async fn report_receipts(&self, scope: &ReportScope) -> Result<Vec<ReportReceipt>>;
     /// Every numeric value of the indicators in scope, ordered by organ,
     /// indicator and period.
     async fn reported_values(

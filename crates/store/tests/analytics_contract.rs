@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use lienthong_domain::analytics::{ReportCounts, ReportFigures, ReportScope, ReportSelection};
+use lienthong_domain::analytics::{ReportFigures, ReportScope, ReportSelection};
 use lienthong_domain::auth::{NewToken, Role};
 use lienthong_domain::directory::{Bloc, OrganKind, parse_directory};
 use lienthong_domain::form::{Aggregation, Form, FormDefinition, Indicator, RatioOf, ValueType};
@@ -449,39 +449,67 @@ async fn versions_of_the_form_and_the_directory_are_read_together() {
     );
 }
 
-#[tokio::test]
-async fn reports_are_counted_per_locality_and_period() {
-    let fixture = fixture().await;
-    let mut counts: Vec<ReportCounts> = fixture
+/// The receipts of a scope as (organ, period, on time, accepted), sorted:
+/// the store promises no order.
+async fn receipts(fixture: &Fixture, scope: &ReportScope) -> Vec<(String, String, bool, bool)> {
+    let mut rows: Vec<_> = fixture
         .store
-        .count_reports(&first_quarter())
+        .report_receipts(scope)
         .await
-        .expect("counts");
-    counts
-        .sort_by(|left, right| (left.period, &left.locality_code).cmp(&(right.period, &right.locality_code)));
-    let rows: Vec<(String, &str, u64, u64, u64)> = counts
-        .iter()
-        .map(|count| {
+        .expect("receipts")
+        .into_iter()
+        .map(|receipt| {
             (
-                count.period.to_string(),
-                count.locality_code.as_str(),
-                count.submitted,
-                count.on_time,
-                count.accepted,
+                receipt.organ_id,
+                receipt.period.to_string(),
+                receipt.on_time,
+                receipt.accepted,
             )
         })
         .collect();
-    assert_eq!(
-        rows,
-        [
-            // A (late) and C; the council's report is not counted.
-            ("2025-01".to_owned(), "00004", 2, 1, 0),
-            ("2025-01".to_owned(), "00008", 1, 1, 0),
-            ("2025-02".to_owned(), "00004", 1, 1, 0),
-            ("2025-02".to_owned(), "00008", 1, 1, 1),
-            ("2025-03".to_owned(), "00004", 1, 1, 1),
-        ]
-    );
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn receipts_are_every_report_of_the_form_and_periods() {
+    let fixture = fixture().await;
+    let receipt = |organ: &str, period: &str, on_time, accepted| {
+        (organ.to_owned(), period.to_owned(), on_time, accepted)
+    };
+    // The council's report too: organ kinds are the caller's to filter.
+    // A's April report is out of the periods.
+    let mut all = vec![
+        receipt(A, "2025-01", false, false),
+        receipt(A, "2025-02", true, false),
+        receipt(A, "2025-03", true, true),
+        receipt(B, "2025-01", true, false),
+        receipt(B, "2025-02", true, true),
+        receipt(C, "2025-01", true, false),
+        receipt(COUNCIL, "2025-01", true, false),
+    ];
+    all.sort();
+    assert_eq!(receipts(&fixture, &first_quarter()).await, all);
+
+    let own = ReportScope {
+        organ_id: Some(A.to_owned()),
+        ..first_quarter()
+    };
+    let of_a: Vec<_> = all.iter().filter(|row| row.0 == A).cloned().collect();
+    assert_eq!(receipts(&fixture, &own).await, of_a);
+
+    let accepted = ReportScope {
+        selection: ReportSelection::AcceptedOnly,
+        ..first_quarter()
+    };
+    let accepted_only: Vec<_> = all.iter().filter(|row| row.3).cloned().collect();
+    assert_eq!(receipts(&fixture, &accepted).await, accepted_only);
+
+    let no_periods = ReportScope {
+        periods: Vec::new(),
+        ..first_quarter()
+    };
+    assert_eq!(receipts(&fixture, &no_periods).await, []);
 }
 
 #[tokio::test]

@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 use super::Clock;
 use super::reports::{parse_period_field, periods_started_by, published_version};
 use crate::analytics::{
-    Gathered, GroupKey, Grouping, HistoryScore, RatioParts, ReportScope, ReportSelection, ReportedValue,
-    Source, Tally, modified_z_score, not_aggregatable, rolls_up, rollup_period,
+    Gathered, GroupKey, Grouping, HistoryScore, RatioParts, ReportReceipt, ReportScope, ReportSelection,
+    ReportedValue, Source, Tally, modified_z_score, not_aggregatable, rolls_up, rollup_period,
 };
 use crate::auth::{Principal, Role};
 use crate::directory::{Bloc, Organ, OrganKind, is_locality_code};
@@ -261,6 +261,22 @@ impl ReportingRate {
     /// On time as a percentage of expected.
     pub fn on_time_rate(&self) -> Option<f64> {
         percentage(self.on_time, self.expected)
+    }
+}
+
+/// The reports of one locality and period so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct ReceiptCounts {
+    submitted: u32,
+    on_time: u32,
+    accepted: u32,
+}
+
+impl ReceiptCounts {
+    fn add(&mut self, receipt: &ReportReceipt) {
+        self.submitted += 1;
+        self.on_time += u32::from(receipt.on_time);
+        self.accepted += u32::from(receipt.accepted);
     }
 }
 
@@ -658,15 +674,25 @@ impl AnalyticsService {
         violations.into_result()?;
         let definition = &version.definition;
 
-        let counts = if scope.periods.is_empty() || organs.is_empty() {
+        let locality_of: HashMap<&str, &str> = organs
+            .iter()
+            .map(|organ| (organ.id.as_str(), organ.locality_code.as_str()))
+            .collect();
+        let receipts = if scope.periods.is_empty() || organs.is_empty() {
             Vec::new()
         } else {
-            self.store.count_reports(&scope).await?
+            self.store.report_receipts(&scope).await?
         };
-        let counts: HashMap<(&str, Period), _> = counts
-            .iter()
-            .map(|count| ((count.locality_code.as_str(), count.period), count))
-            .collect();
+        let mut counts: HashMap<(&str, Period), ReceiptCounts> = HashMap::new();
+        for receipt in &receipts {
+            // Only the organs expected count, so submitted never exceeds expected.
+            if let Some(locality_code) = locality_of.get(receipt.organ_id.as_str()) {
+                counts
+                    .entry((locality_code, receipt.period))
+                    .or_default()
+                    .add(receipt);
+            }
+        }
         let mut organs_per_locality: BTreeMap<&str, u32> = BTreeMap::new();
         for organ in &organs {
             *organs_per_locality
@@ -690,16 +716,16 @@ impl AnalyticsService {
                 accepted: 0,
             };
             for (locality_code, expected) in &organs_per_locality {
-                let count = counts.get(&(*locality_code, *period));
-                let number = |field: fn(&crate::analytics::ReportCounts) -> u64| {
-                    count.map_or(0, |count| u32::try_from(field(count)).unwrap_or(u32::MAX))
-                };
+                let count = counts
+                    .get(&(*locality_code, *period))
+                    .copied()
+                    .unwrap_or_default();
                 let rate = ReportingRate {
                     locality_code: Some((*locality_code).to_owned()),
                     expected: *expected,
-                    submitted: number(|count| count.submitted),
-                    on_time: number(|count| count.on_time),
-                    accepted: number(|count| count.accepted),
+                    submitted: count.submitted,
+                    on_time: count.on_time,
+                    accepted: count.accepted,
                     ..city.clone()
                 };
                 city.expected += rate.expected;
