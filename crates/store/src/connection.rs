@@ -14,6 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions as _, Executor as _};
 
+use crate::checkpoint::Checkpointer;
 use crate::error::DatabaseResultExt as _;
 use crate::sql_store::SqlStore;
 
@@ -73,38 +74,47 @@ pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Arc<dyn St
 
 /// Per-connection SQLite settings. `busy_timeout` comes first so the others
 /// already wait for a lock instead of failing. `synchronous = FULL`: an
-/// acknowledged write survives a power cut, not only a crash.
-const SQLITE_CONNECTION_SETTINGS: &str =
-    "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+/// acknowledged write survives a power cut, not only a crash. Checkpoints
+/// are the [`Checkpointer`]'s: a commit does one only when the log holds
+/// 10 000 pages (40 MB, ten times SQLite's default), which happens only if
+/// the background task falls far behind or stops.
+const SQLITE_CONNECTION_SETTINGS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
 
 pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, Error> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url)?;
     let pool_options = AnyPoolOptions::new().max_connections(options.max_connections);
-    let pool = match backend {
+    let (pool, checkpointer) = match backend {
         Backend::Sqlite => {
-            pool_options
+            let url = sqlite_url_creating_file(url)?;
+            let pool = pool_options
                 .after_connect(|connection, _metadata| {
                     Box::pin(async move {
                         connection.execute(SQLITE_CONNECTION_SETTINGS).await?;
                         Ok(())
                     })
                 })
-                .connect(&sqlite_url_creating_file(url)?)
+                .connect(&url)
                 .await
+                .or_database_failure("opening connections")?;
+            // Readers then never block the writer; the mode is stored in the
+            // database file, so setting it once at start is enough.
+            pool.execute("PRAGMA journal_mode = WAL")
+                .await
+                .or_database_failure("switching SQLite to write-ahead logging")?;
+            (pool, Some(Checkpointer::start(&url).await?))
         }
-        Backend::Postgres => pool_options.connect(url).await,
-    }
-    .or_database_failure("opening connections")?;
-    if backend == Backend::Sqlite {
-        // Readers then never block the writer; the mode is stored in the
-        // database file, so setting it once at start is enough.
-        pool.execute("PRAGMA journal_mode = WAL")
-            .await
-            .or_database_failure("switching SQLite to write-ahead logging")?;
-    }
+        Backend::Postgres => (
+            pool_options
+                .connect(url)
+                .await
+                .or_database_failure("opening connections")?,
+            None,
+        ),
+    };
     migrate(backend, &pool).await?;
-    Ok(SqlStore::new(pool, backend))
+    Ok(SqlStore::new(pool, backend, checkpointer))
 }
 
 /// The URL with `mode=rwc` (create the file if missing) after creating the
@@ -185,6 +195,41 @@ mod tests {
             assert_eq!(pragma(connection, "synchronous").await, "2", "FULL");
             assert_eq!(pragma(connection, "foreign_keys").await, "1");
             assert_eq!(pragma(connection, "busy_timeout").await, "5000");
+            assert_eq!(pragma(connection, "wal_autocheckpoint").await, "10000");
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_log_is_checkpointed_in_the_background() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("lienthong.db");
+        let store = open(&format!("sqlite://{}", path.display()), StoreOptions::default())
+            .await
+            .expect("store opens");
+        // A commit writes to the log only; the checkpoint copies it into the
+        // database file, and no commit here is near doing that itself.
+        let marker = "written-before-the-checkpoint";
+        store
+            .pool
+            .execute(sqlx::AssertSqlSafe(format!(
+                "CREATE TABLE written (value TEXT); INSERT INTO written VALUES ('{marker}')"
+            )))
+            .await
+            .expect("write");
+        let in_database_file = || {
+            let bytes = std::fs::read(&path).expect("database file");
+            bytes
+                .windows(marker.len())
+                .any(|window| window == marker.as_bytes())
+        };
+        // Generous: a pass runs every 100 ms, but test machines can be slow.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !in_database_file() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no background checkpoint copied the write into the database file"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 }

@@ -5,6 +5,7 @@
 //! and applies the migrations of `migrations/<backend>/` before returning.
 
 mod analytics;
+mod checkpoint;
 mod connection;
 mod conversion;
 mod directory;

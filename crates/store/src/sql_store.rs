@@ -19,6 +19,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::checkpoint::Checkpointer;
 use crate::connection::Backend;
 use crate::error::DatabaseResultExt as _;
 
@@ -33,6 +34,8 @@ pub(crate) struct SqlStore {
     /// write could wait hundreds of milliseconds behind later ones.
     /// PostgreSQL has no such wait.
     write_turns: Option<Arc<Mutex<()>>>,
+    /// SQLite's background checkpoint, held to stop with the store.
+    _checkpointer: Option<Checkpointer>,
 }
 
 /// A write transaction, holding its writer's turn until it ends; derefs to
@@ -58,12 +61,13 @@ impl DerefMut for WriteTransaction {
 }
 
 impl SqlStore {
-    pub(crate) fn new(pool: AnyPool, backend: Backend) -> SqlStore {
+    pub(crate) fn new(pool: AnyPool, backend: Backend, checkpointer: Option<Checkpointer>) -> SqlStore {
         let write_turns = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         SqlStore {
             pool,
             backend,
             write_turns,
+            _checkpointer: checkpointer,
         }
     }
 
