@@ -840,6 +840,57 @@ async fn reporting_rates_per_locality_and_the_city_trend() {
     assert_eq!(field_violations(&status)[0].0, "to_period");
 }
 
+#[tokio::test]
+async fn the_question_after_a_new_form_version_is_answered_by_it() {
+    let fixture = Fixture::start().await;
+    let mut client = fixture.analyst().await;
+    // Asked twice: the second answer comes from the form version and the
+    // organs this server keeps in memory.
+    for _ in 0..2 {
+        let rates = client
+            .get_reporting_rates(rates_request("2025-01", "2025-01"))
+            .await
+            .expect("rates")
+            .into_inner();
+        assert_eq!(rates.city_trend[0].expected_reports, 252);
+        let aggregates = client
+            .aggregate_indicators(aggregate("2025-01", "2025-01", &[]))
+            .await
+            .expect("aggregates")
+            .into_inner();
+        assert_eq!(aggregates.form_version, 1);
+    }
+
+    // Published by another service on the same database, as by another
+    // server: nothing tells this one but the versions it reads.
+    let mut with_councils = definition(1_000);
+    with_councils
+        .reporting_organ_kinds
+        .push(OrganKind::PeoplesCouncil);
+    let forms = FormService::new(fixture.server.store.clone(), system_clock());
+    forms
+        .update_form_draft(&fixture.admin, FORM, with_councils)
+        .await
+        .expect("draft updated");
+    forms
+        .publish_form(&fixture.admin, FORM)
+        .await
+        .expect("version 2 published");
+
+    let rates = client
+        .get_reporting_rates(rates_request("2025-01", "2025-01"))
+        .await
+        .expect("rates")
+        .into_inner();
+    assert_eq!(rates.city_trend[0].expected_reports, 378);
+    let aggregates = client
+        .aggregate_indicators(aggregate("2025-01", "2025-01", &[]))
+        .await
+        .expect("aggregates")
+        .into_inner();
+    assert_eq!(aggregates.form_version, 2);
+}
+
 /// WARD reports `received` of about 100 a month from January to July 2025,
 /// then 100 in August amended to 400; WARD_PARTY reports about 50 from May
 /// to July and 500 in August. WARD's March `staff` of 30 is valid under
