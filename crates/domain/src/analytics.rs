@@ -30,9 +30,10 @@ pub enum ReportSelection {
 
 /// The reports a query reads: one form, some periods, and the organs that
 /// owe the form narrowed by the request's filters. The store applies
-/// exactly these conditions, and [`ReportScope::includes`] applies them to
-/// the expected organs, so contributing reports are always a subset of the
-/// expected ones.
+/// exactly these conditions (but for [`AnalyticsStore::report_receipts`],
+/// whose caller applies the organ filters), and [`ReportScope::includes`]
+/// applies them to the expected organs, so contributing reports are always
+/// a subset of the expected ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportScope {
     pub form_code: String,

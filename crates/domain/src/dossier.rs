@@ -1,7 +1,7 @@
 //! The recommendations dossier for the central government: the matters a
 //! department sends on, each with who raised it, how widely, and what the
 //! department proposes. Built from clusters by
-//! [`crate::service::dossier::DossierService`]; rendered here as a Markdown
+//! [`crate::service::DossierService`]; rendered here as a Markdown
 //! document. The rendering depends only on the dossier, so building the
 //! same dossier twice gives the same document byte for byte.
 

@@ -175,7 +175,6 @@ fn parse_period(text: &str) -> Result<Period> {
         .map_err(|error| corrupt_stored_data(&format!("period {text:?}: {error}")))
 }
 
-/// A count read back as unsigned.
 #[derive(sqlx::FromRow)]
 struct FiguresRow {
     organ_id: String,

@@ -1,5 +1,5 @@
 //! Use cases: what callers may do, checked and carried out over a [`Store`].
-//! Each method takes the calling [`Principal`] and enforces who may do what
+//! Each method takes the calling [`Principal`](crate::auth::Principal) and enforces who may do what
 //! before touching the store.
 
 mod analytics;
