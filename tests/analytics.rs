@@ -847,18 +847,7 @@ async fn the_question_after_a_new_form_version_is_answered_by_it() {
     // Asked twice: the second answer comes from the form version and the
     // organs this server keeps in memory.
     for _ in 0..2 {
-        let rates = client
-            .get_reporting_rates(rates_request("2025-01", "2025-01"))
-            .await
-            .expect("rates")
-            .into_inner();
-        assert_eq!(rates.city_trend[0].expected_reports, 252);
-        let aggregates = client
-            .aggregate_indicators(aggregate("2025-01", "2025-01", &[]))
-            .await
-            .expect("aggregates")
-            .into_inner();
-        assert_eq!(aggregates.form_version, 1);
+        assert_eq!(expected_and_form_version(&mut client).await, (252, 1));
     }
 
     // Published by another service on the same database, as by another
@@ -877,18 +866,23 @@ async fn the_question_after_a_new_form_version_is_answered_by_it() {
         .await
         .expect("version 2 published");
 
+    assert_eq!(expected_and_form_version(&mut client).await, (378, 2));
+}
+
+/// January 2025's city-wide expected reports, from the rates, and the form
+/// version the aggregates were computed with.
+async fn expected_and_form_version(client: &mut AnalyticsServiceClient<Authorised>) -> (i32, u32) {
     let rates = client
         .get_reporting_rates(rates_request("2025-01", "2025-01"))
         .await
         .expect("rates")
         .into_inner();
-    assert_eq!(rates.city_trend[0].expected_reports, 378);
     let aggregates = client
         .aggregate_indicators(aggregate("2025-01", "2025-01", &[]))
         .await
         .expect("aggregates")
         .into_inner();
-    assert_eq!(aggregates.form_version, 2);
+    (rates.city_trend[0].expected_reports, aggregates.form_version)
 }
 
 /// WARD reports `received` of about 100 a month from January to July 2025,

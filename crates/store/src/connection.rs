@@ -178,13 +178,17 @@ mod tests {
             .expect("pragma value is text or a number")
     }
 
+    async fn open_sqlite(path: &std::path::Path) -> SqlStore {
+        open(&format!("sqlite://{}", path.display()), StoreOptions::default())
+            .await
+            .expect("store opens")
+    }
+
     #[tokio::test]
     async fn sqlite_file_is_created_and_every_connection_has_the_durability_settings() {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("nested/deeper/lienthong.db");
-        let store = open(&format!("sqlite://{}", path.display()), StoreOptions::default())
-            .await
-            .expect("store opens");
+        let store = open_sqlite(&path).await;
         assert!(path.exists());
 
         // Two connections held at once, so the second is a fresh one.
@@ -203,9 +207,7 @@ mod tests {
     async fn sqlite_log_is_checkpointed_in_the_background() {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("lienthong.db");
-        let store = open(&format!("sqlite://{}", path.display()), StoreOptions::default())
-            .await
-            .expect("store opens");
+        let store = open_sqlite(&path).await;
         // A commit writes to the log only; the checkpoint copies it into the
         // database file, and no commit here is near doing that itself.
         let marker = "written-before-the-checkpoint";
