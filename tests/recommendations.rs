@@ -588,6 +588,57 @@ async fn merging_clusters_from_two_blocs_moves_every_member_into_the_target() {
     let emptied = get_cluster(&mut department, &source.cluster).await;
     assert_eq!(emptied.member_count, 0);
     assert!(emptied.members.is_empty());
+    // The emptied cluster is retired: whatever were done to it would reach
+    // no one, so every action on it is refused and changes nothing.
+    let refusals = [
+        department
+            .assign_cluster(proto::AssignClusterRequest {
+                cluster: source.cluster.clone(),
+                department: HOME_AFFAIRS.to_owned(),
+                request_id: "m-empty-assign".to_owned(),
+            })
+            .await
+            .map(drop),
+        department
+            .answer_cluster(answer(
+                &source.cluster,
+                "Đã giải quyết.",
+                "3/SNV",
+                "m-empty-answer",
+            ))
+            .await
+            .map(drop),
+        department
+            .escalate_cluster(proto::EscalateClusterRequest {
+                cluster: source.cluster.clone(),
+                proposal: "Đề xuất Trung ương sửa quy định.".to_owned(),
+                request_id: "m-empty-escalate".to_owned(),
+            })
+            .await
+            .map(drop),
+        department
+            .merge_clusters(merge(&target.cluster, &source.cluster, "m-empty-source"))
+            .await
+            .map(drop),
+        department
+            .merge_clusters(merge(&source.cluster, &target.cluster, "m-empty-target"))
+            .await
+            .map(drop),
+        department
+            .move_recommendation(proto::MoveRecommendationRequest {
+                recommendation: target.name.clone(),
+                target_cluster: source.cluster.clone(),
+                request_id: "m-empty-move".to_owned(),
+            })
+            .await
+            .map(drop),
+    ];
+    for refusal in refusals {
+        let status = refusal.expect_err("the cluster is empty");
+        assert_eq!(precondition_violations(&status), ["EMPTY_CLUSTER"]);
+    }
+    assert_eq!(get_cluster(&mut department, &source.cluster).await, emptied);
+    assert_eq!(get_cluster(&mut department, &target.cluster).await, full);
     assert_eq!(
         listed_clusters(&mut department).await,
         vec![target.cluster.clone()]
@@ -880,12 +931,34 @@ async fn a_review_is_confirmed_into_the_suggested_cluster() {
         suggested.score
     );
 
-    let resolved = department
-        .resolve_review(proto::ResolveReviewRequest {
-            recommendation: pending.name.clone(),
-            confirm_cluster: earlier.cluster.clone(),
-            request_id: "confirm-1".to_owned(),
+    // Confirming adds a member to the suggested cluster, so it needs the
+    // department of both clusters: here Justice handles the suggested one.
+    let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
+    let mut justice = client(&server, "01-justice", Role::Reviewer).await;
+    admin
+        .assign_cluster(proto::AssignClusterRequest {
+            cluster: earlier.cluster.clone(),
+            department: "01-justice".to_owned(),
+            request_id: "assign-justice".to_owned(),
         })
+        .await
+        .expect("assigned");
+    let confirm = |key: &str| proto::ResolveReviewRequest {
+        recommendation: pending.name.clone(),
+        confirm_cluster: earlier.cluster.clone(),
+        request_id: key.to_owned(),
+    };
+    for officer in [&mut department, &mut justice] {
+        let status = officer
+            .resolve_review(confirm("confirm-denied"))
+            .await
+            .expect_err("one of the clusters is another department's");
+        assert_eq!(status.code(), Code::PermissionDenied);
+    }
+    assert_eq!(get_cluster(&mut admin, &earlier.cluster).await.member_count, 1);
+
+    let resolved = admin
+        .resolve_review(confirm("confirm-1"))
         .await
         .expect("confirmed")
         .into_inner()

@@ -249,6 +249,19 @@ pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The violation types of a FAILED_PRECONDITION status.
+pub fn precondition_violations(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    status
+        .get_details_precondition_failure()
+        .expect("PreconditionFailure details")
+        .violations
+        .into_iter()
+        .map(|violation| violation.r#type)
+        .collect()
+}
+
 /// The status code of a call, `Ok` for success: one column of an authorisation matrix.
 pub fn code_of<T>(result: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
     match result {

@@ -513,6 +513,8 @@ async fn count_new_member(
     Ok(())
 }
 
+/// Records a decision and its events, in a transaction of
+/// [`SqlStore::begin_dedup_write`].
 async fn record_decision(
     connection: &mut AnyConnection,
     cluster_id: i64,
@@ -562,15 +564,16 @@ async fn record_decision(
 }
 
 /// Compare-and-set: touches a cluster only if it is still in the status the
-/// decision was taken on.
+/// decision was taken on, and not emptied meanwhile.
 async fn claim_cluster(connection: &mut AnyConnection, expected: ClusterExpectation, at: i64) -> Result<()> {
-    let claimed = sqlx::query("UPDATE clusters SET updated_at = $1 WHERE id = $2 AND status = $3")
-        .bind(at)
-        .bind(expected.cluster_id)
-        .bind(expected.status.as_str())
-        .execute(&mut *connection)
-        .await
-        .or_database_failure("claiming a cluster")?;
+    let claimed =
+        sqlx::query("UPDATE clusters SET updated_at = $1 WHERE id = $2 AND status = $3 AND member_count > 0")
+            .bind(at)
+            .bind(expected.cluster_id)
+            .bind(expected.status.as_str())
+            .execute(&mut *connection)
+            .await
+            .or_database_failure("claiming a cluster")?;
     if claimed.rows_affected() == 0 {
         return Err(concurrent_change(expected.cluster_id));
     }
@@ -649,6 +652,11 @@ impl SqlStore {
         Ok(clusters)
     }
 
+    /// A write transaction holding the recommendation lock. Every
+    /// transaction that changes clusters or records events begins here, so
+    /// on PostgreSQL, too, they commit one at a time: event ids then commit
+    /// in ascending order, and a watch that read up to one id never misses
+    /// a smaller one committed later.
     async fn begin_dedup_write(&self) -> Result<crate::sql_store::WriteTransaction> {
         let mut transaction = self.begin_write().await?;
         if self.backend == Backend::Postgres {
@@ -1088,7 +1096,10 @@ impl RecommendationStore for SqlStore {
         key: &IdempotencyKey,
     ) -> Result<()> {
         let at = to_storage_micros(at)?;
-        let mut transaction = self.begin_write().await?;
+        // Under the same lock as merges and moves: a cluster cannot be
+        // emptied while answered, and events commit in the order of their
+        // ids, which is what lets a watch resume after the last one it saw.
+        let mut transaction = self.begin_dedup_write().await?;
         record_idempotency_key(&mut transaction, key, &format!("clusters/{cluster_id}"), at).await?;
         let (decision, detail, updated) = match action {
             ClusterAction::Assign { department } => (
@@ -1096,7 +1107,7 @@ impl RecommendationStore for SqlStore {
                 department.clone(),
                 sqlx::query(
                     "UPDATE clusters SET status = $1, assigned_department = $2, updated_at = $3 \
-                     WHERE id = $4 AND status = $5",
+                     WHERE id = $4 AND status = $5 AND member_count > 0",
                 )
                 .bind(ClusterStatus::Assigned.as_str())
                 .bind(department)
@@ -1112,7 +1123,7 @@ impl RecommendationStore for SqlStore {
                 sqlx::query(
                     "UPDATE clusters SET status = $1, answer_text = $2, answer_organ = $3, answer_document = $4, \
                        answer_document_date = $5, answered_at = $6, updated_at = $6 \
-                     WHERE id = $7 AND status = $8",
+                     WHERE id = $7 AND status = $8 AND member_count > 0",
                 )
                 .bind(ClusterStatus::Answered.as_str())
                 .bind(&answer.text)
@@ -1133,7 +1144,7 @@ impl RecommendationStore for SqlStore {
                 sqlx::query(
                     "UPDATE clusters SET status = $1, answer_text = NULL, answer_organ = NULL, \
                        answer_document = NULL, answer_document_date = NULL, answered_at = NULL, updated_at = $2 \
-                     WHERE id = $3 AND status = $4",
+                     WHERE id = $3 AND status = $4 AND member_count > 0",
                 )
                 .bind(ClusterStatus::Reopened.as_str())
                 .bind(at)
@@ -1147,7 +1158,7 @@ impl RecommendationStore for SqlStore {
                 proposal.clone(),
                 sqlx::query(
                     "UPDATE clusters SET status = $1, escalation_proposal = $2, updated_at = $3 \
-                     WHERE id = $4 AND status = $5",
+                     WHERE id = $4 AND status = $5 AND member_count > 0",
                 )
                 .bind(ClusterStatus::EscalatedToCentral.as_str())
                 .bind(proposal)

@@ -3076,6 +3076,37 @@ async fn merging_moves_every_member_and_keeps_the_clusters_consistent() {
     let source = store.get_cluster(source_id).await.expect("get").expect("source");
     assert_eq!(source.member_count, 0);
     assert!(source.locality_codes.is_empty() && source.blocs.is_empty());
+    // The emptied source still reads OPEN, but a decision taken on that
+    // status (as one racing the merge would be) no longer applies to it.
+    let late = store
+        .act_on_cluster(
+            source_id,
+            ClusterStatus::Open,
+            &ClusterAction::Escalate {
+                proposal: "Sửa quy định.".to_owned(),
+            },
+            HOME_AFFAIRS,
+            instant(55),
+            &officer_key("EscalateCluster", "late"),
+        )
+        .await
+        .expect_err("emptied");
+    assert!(is_concurrent_change_of(&late, source_id), "{late:?}");
+    let late = store
+        .merge_clusters(
+            expect(source_id, ClusterStatus::Open),
+            expect(target_id, ClusterStatus::Open),
+            HOME_AFFAIRS,
+            instant(55),
+            &officer_key("MergeClusters", "late"),
+        )
+        .await
+        .expect_err("emptied");
+    assert!(is_concurrent_change_of(&late, source_id), "{late:?}");
+    assert_eq!(
+        store.get_cluster(source_id).await.expect("get").expect("source"),
+        source
+    );
     let listed: Vec<i64> = store
         .list_clusters(&ClusterFilter::default(), None, 100)
         .await
@@ -3993,4 +4024,74 @@ async fn joining_members_count_distinct_localities_and_blocs_and_widen_the_span(
         .await
         .expect("listed");
     assert!(narrower.is_empty());
+}
+
+/// A watch reads events after the last id it saw. If a transaction could
+/// commit an event with a smaller id after a larger one was read, the watch
+/// would skip it for good; officers acting on many clusters at once must
+/// not make that happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_following_events_misses_none_while_officers_act_concurrently() {
+    const CLUSTERS: i64 = 64;
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let mut clusters = Vec::new();
+    for index in 0..CLUSTERS {
+        let new = submission(BA_DINH_GOVERNMENT, &format!("{STAFFING} Lần {index}."), index);
+        clusters.push(
+            record(store, &new, Decision::New, &format!("cluster-{index}"))
+                .await
+                .cluster_id,
+        );
+    }
+    let follower = {
+        let store = seeded.store.clone();
+        tokio::spawn(async move {
+            let (mut after, mut seen) = (0, Vec::new());
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+            while seen.len() < usize::try_from(CLUSTERS).expect("small")
+                && tokio::time::Instant::now() < deadline
+            {
+                for event in store
+                    .recommendation_events(BA_DINH_COMMITTEE, after, 100)
+                    .await
+                    .expect("events")
+                {
+                    after = event.id;
+                    seen.push(event.id);
+                }
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
+    race(clusters.iter().map(|&cluster_id| {
+        let store = seeded.store.clone();
+        async move {
+            store
+                .act_on_cluster(
+                    cluster_id,
+                    ClusterStatus::Open,
+                    &ClusterAction::Assign {
+                        department: HOME_AFFAIRS.to_owned(),
+                    },
+                    HOME_AFFAIRS,
+                    instant(100),
+                    &officer_key("AssignCluster", &format!("assign-{cluster_id}")),
+                )
+                .await
+                .expect("assigned");
+        }
+    }))
+    .await;
+    let seen = follower.await.expect("the follower ran");
+    let all: Vec<i64> = store
+        .recommendation_events(BA_DINH_COMMITTEE, 0, 100)
+        .await
+        .expect("events")
+        .iter()
+        .map(|event| event.id)
+        .collect();
+    assert_eq!(all.len(), clusters.len());
+    assert_eq!(seen, all, "the follower saw every event, in order");
 }

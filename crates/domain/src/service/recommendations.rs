@@ -472,6 +472,10 @@ impl RecommendationService {
                 format!("{} is not among the suggested clusters", cluster_name(cluster)),
             ));
         }
+        if let Some(cluster) = confirm_cluster {
+            // Confirming adds a member to that cluster: its department decides.
+            require_officer(caller, &self.cluster(cluster).await?)?;
+        }
         match self
             .recommendations()
             .resolve_review(
@@ -529,6 +533,8 @@ impl RecommendationService {
                 description: "a cluster cannot be merged into itself".to_owned(),
             });
         }
+        require_members(&target)?;
+        require_members(&source)?;
         // Two answers that differ settle the matter in two ways; an officer
         // must reopen one of them first. If only the source is answered, the
         // target keeps its own state: its members' matter is still being
@@ -636,6 +642,9 @@ impl RecommendationService {
             }
             _ => {}
         }
+        if let Some(target) = &target {
+            require_members(target)?;
+        }
         match self
             .recommendations()
             .move_recommendation(
@@ -697,6 +706,7 @@ impl RecommendationService {
                 ),
             });
         }
+        require_members(&cluster)?;
         let at = (self.clock)();
         match self
             .recommendations()
@@ -878,6 +888,21 @@ pub(super) fn require_cluster_reader(caller: &Principal) -> Result<()> {
 
 /// Administrators act on any cluster; a reviewer on the clusters its
 /// department handles.
+/// A cluster left without members (merged into another, or every member
+/// moved out) is retired: acting on it would reach no one.
+fn require_members(cluster: &Cluster) -> Result<()> {
+    if cluster.member_count == 0 {
+        return Err(Error::FailedPrecondition {
+            violation_type: "EMPTY_CLUSTER",
+            subject: cluster_name(cluster.id),
+            description: "the cluster has no members left (merged into another cluster or moved out); \
+                          act on the cluster they are in now"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn require_officer(caller: &Principal, cluster: &Cluster) -> Result<()> {
     if caller.has(Role::Admin) || (caller.has(Role::Reviewer) && cluster.is_handled_by(&caller.organ.id)) {
         Ok(())
