@@ -33,6 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Undecodable requests are INVALID_ARGUMENT naming the field.
+        .codec_path("crate::grpc::codec::LienthongCodec")
         .compile_fds(descriptor_set)?;
     Ok(())
 }

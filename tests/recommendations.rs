@@ -997,6 +997,8 @@ async fn watchers_see_decisions_and_resume_without_losing_any() {
         .await
         .expect("watch")
         .into_inner();
+    let opening = next_event(&mut stream).await;
+    assert_eq!(opening.event, None, "a watch opens with its position");
     department
         .answer_cluster(proto::AnswerClusterRequest {
             cluster: recommendation.cluster.clone(),
@@ -1013,6 +1015,15 @@ async fn watchers_see_decisions_and_resume_without_losing_any() {
     assert_eq!(event.recommendation, recommendation.name);
     assert!(event.detail.contains("2145/SNV-TCBC"), "{}", event.detail);
     drop(stream);
+    // A watch lost before any event arrived resumes from its opening position.
+    let mut short_lived = party
+        .watch_recommendations(watch(""))
+        .await
+        .expect("watch")
+        .into_inner();
+    let started_at = next_event(&mut short_lived).await;
+    assert_eq!(started_at.event, None);
+    drop(short_lived);
 
     // Decided while nobody watched: a resumed watch delivers it.
     admin
@@ -1023,13 +1034,16 @@ async fn watchers_see_decisions_and_resume_without_losing_any() {
         })
         .await
         .expect("reopened");
-    let mut resumed = party
-        .watch_recommendations(watch(&answered.cursor))
-        .await
-        .expect("watch")
-        .into_inner();
-    let reopened = next_event(&mut resumed).await.event.expect("event");
-    assert_eq!(reopened.kind(), proto::RecommendationEventKind::Reopened);
+    for cursor in [&answered.cursor, &started_at.cursor] {
+        let mut resumed = party
+            .watch_recommendations(watch(cursor))
+            .await
+            .expect("watch")
+            .into_inner();
+        assert_eq!(next_event(&mut resumed).await.cursor, *cursor);
+        let reopened = next_event(&mut resumed).await.event.expect("event");
+        assert_eq!(reopened.kind(), proto::RecommendationEventKind::Reopened);
+    }
 
     let mut other = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
     let status = other
@@ -1053,4 +1067,94 @@ async fn next_event(
         .expect("an event arrives")
         .expect("stream")
         .expect("not closed")
+}
+
+/// SubmitRecommendationRequest with its text as raw bytes, to send what a
+/// generated client never would: text that is not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SubmissionWithRawText {
+    #[prost(string, tag = "1")]
+    organ: String,
+    #[prost(bytes = "vec", tag = "2")]
+    text: Vec<u8>,
+    #[prost(string, tag = "4")]
+    addressee: String,
+    #[prost(string, tag = "6")]
+    request_id: String,
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_or_holds_control_characters_is_refused_by_field() {
+    let server = TestServer::start().await;
+    let token = server.token(BA_DINH_COMMITTEE, &[Role::Submitter]).await;
+    let mut government =
+        RecommendationServiceClient::with_interceptor(server.channel().await, bearer(Some(&token)));
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+
+    let mut raw = tonic::client::Grpc::new(server.channel().await);
+    raw.ready().await.expect("ready");
+    let mut request = tonic::Request::new(SubmissionWithRawText {
+        organ: BA_DINH_COMMITTEE.to_owned(),
+        // "Đề nghị" in Windows-1258, as an old form-filling tool would send it.
+        text: b"\xd0\xea\xd2 ngh\xf2 b\xf4 sung bi\xean ch\xea\xd2.".to_vec(),
+        addressee: HOME_AFFAIRS.to_owned(),
+        request_id: "raw-1".to_owned(),
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().expect("ascii"));
+    let status = raw
+        .unary::<_, proto::SubmitRecommendationResponse, _>(
+            request,
+            http::uri::PathAndQuery::from_static("/lienthong.v1.RecommendationService/SubmitRecommendation"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .expect_err("not UTF-8");
+    let violations = field_violations(&status);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].0, "text");
+    assert!(violations[0].1.contains("UTF-8"), "{}", violations[0].1);
+
+    // NUL would be stored by SQLite and refused by PostgreSQL: refused on both.
+    let status = government
+        .submit_recommendation(submission(
+            BA_DINH_COMMITTEE,
+            "Đề nghị bổ sung\0 biên chế.",
+            "nul-1",
+        ))
+        .await
+        .expect_err("NUL");
+    assert_eq!(field_violations(&status)[0].0, "text");
+    let mut with_source = submission(BA_DINH_COMMITTEE, IT_STAFF, "nul-2");
+    with_source.source = "Hội nghị\u{1b}[0m".to_owned();
+    let status = government
+        .submit_recommendation(with_source)
+        .await
+        .expect_err("escape");
+    assert_eq!(field_violations(&status)[0].0, "source");
+    let listed = government
+        .list_recommendations(proto::ListRecommendationsRequest {
+            organ: BA_DINH_COMMITTEE.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner();
+    assert!(listed.recommendations.is_empty(), "nothing was stored");
+
+    let cluster = submit(&mut government, submission(BA_DINH_COMMITTEE, IT_STAFF, "ok-1"))
+        .await
+        .recommendation
+        .expect("recommendation")
+        .cluster;
+    let status = department
+        .answer_cluster(answer(&cluster, "Đã giao\0 biên chế.", "1/SNV", "nul-answer"))
+        .await
+        .expect_err("NUL");
+    assert_eq!(field_violations(&status)[0].0, "text");
+    assert_eq!(
+        get_cluster(&mut department, &cluster).await.status(),
+        proto::ClusterStatus::Open
+    );
 }

@@ -4,6 +4,7 @@
 
 mod analytics;
 pub mod auth;
+pub mod codec;
 pub mod convert;
 mod directory;
 mod dossier;

@@ -60,6 +60,15 @@ impl RecommendationRpc for RecommendationApi {
         let recommendations = self.recommendations.clone();
         let organ = request.organ;
         tokio::spawn(async move {
+            // The position the watch starts from comes first, so a client that
+            // loses the stream before any event can still resume from there.
+            let opening = proto::WatchRecommendationsResponse {
+                cursor: after.to_string(),
+                event: None,
+            };
+            if sender.send(Ok(opening)).await.is_err() {
+                return;
+            }
             loop {
                 let events = match recommendations
                     .events_after(&caller, &organ, after, WATCH_BATCH)

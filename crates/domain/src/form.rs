@@ -11,6 +11,7 @@ use crate::directory::OrganKind;
 use crate::error::Violations;
 use crate::period::{Period, Periodicity, WindowRule};
 use crate::recommendation::{TOPIC_LABEL_RULE, is_topic_label};
+use crate::text::check_free_text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ValueType {
@@ -148,9 +149,7 @@ impl FormDefinition {
         if self.title.trim().is_empty() {
             violations.add(field("title"), "a form needs a title");
         }
-        if self.title.chars().count() > 500 {
-            violations.add(field("title"), "at most 500 characters");
-        }
+        check_free_text(&field("title"), &self.title, 500, &mut violations);
         if self.reporting_organ_kinds.is_empty() {
             violations.add(
                 field("reporting_organ_kinds"),

@@ -16,5 +16,6 @@ pub mod report;
 pub mod resolution;
 pub mod service;
 pub mod store;
+pub mod text;
 
 pub use error::{Error, FieldViolation, Result};

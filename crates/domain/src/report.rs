@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::error::Violations;
 use crate::form::{FormDefinition, Indicator, ValueType};
 use crate::period::Period;
+use crate::text::free_text_problem;
 
 /// Longest narrative accepted, in characters.
 pub const MAX_NARRATIVE_CHARS: usize = 20_000;
@@ -159,8 +160,8 @@ fn check_value(indicator: &Indicator, raw: &RawValue) -> Result<Value, String> {
             Value::Decimal(parse_decimal(text)?)
         }
         (ValueType::Text, RawValue::Text(text)) => {
-            if text.chars().count() > MAX_TEXT_VALUE_CHARS {
-                return Err(format!("at most {MAX_TEXT_VALUE_CHARS} characters"));
+            if let Some(problem) = free_text_problem(text, MAX_TEXT_VALUE_CHARS) {
+                return Err(problem);
             }
             Value::Text(text.clone())
         }

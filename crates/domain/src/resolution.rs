@@ -24,6 +24,7 @@ use crate::error::{Error, Result, Violations};
 use crate::paging::PageLimits;
 use crate::period::Period;
 use crate::store::IdempotencyKey;
+use crate::text::{check_free_text, free_text_problem};
 
 /// The organ kinds that adopt resolutions: the People's Council (HĐND) and
 /// the Party committee (Đảng ủy, Thành ủy), at commune and city level.
@@ -394,8 +395,8 @@ pub struct SearchTerm {
 /// Splits a text search into words; every word must occur in the title or
 /// summary, in any order.
 pub fn search_terms(query: &str) -> Result<Vec<SearchTerm>, String> {
-    if query.chars().count() > MAX_QUERY_CHARS {
-        return Err(format!("at most {MAX_QUERY_CHARS} characters"));
+    if let Some(problem) = free_text_problem(query, MAX_QUERY_CHARS) {
+        return Err(problem);
     }
     let terms: Vec<SearchTerm> = lower_case_nfc(query)
         .split_whitespace()
@@ -530,8 +531,8 @@ fn check_text(field: &str, text: &str, max_chars: usize, violations: &mut Violat
     let normalised: String = text.nfc().collect();
     if normalised.trim().is_empty() {
         violations.add(field, "required");
-    } else if normalised.chars().count() > max_chars {
-        violations.add(field, format!("at most {max_chars} characters"));
+    } else {
+        check_free_text(field, &normalised, max_chars, violations);
     }
     normalised
 }

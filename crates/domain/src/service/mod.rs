@@ -42,6 +42,7 @@ pub use tokens::{IssuedToken, TokenService};
 
 use crate::error::{Error, Result};
 use crate::store::{IdempotencyKey, Store, StoredRequest};
+use crate::text::free_text_problem;
 
 /// Where "now" comes from; tests pin it. Instants carry at most microsecond
 /// precision, the precision the store keeps, so what a write returns equals
@@ -99,7 +100,7 @@ fn idempotency_key(
     request_id: &str,
     content: &impl Serialize,
 ) -> Result<IdempotencyKey> {
-    if request_id.is_empty() || request_id.chars().count() > MAX_REQUEST_ID_CHARS {
+    if request_id.is_empty() || free_text_problem(request_id, MAX_REQUEST_ID_CHARS).is_some() {
         return Err(Error::invalid(
             "request_id",
             format!("an idempotency key of 1 to {MAX_REQUEST_ID_CHARS} characters is required"),

@@ -19,6 +19,7 @@ use crate::recommendation::{
     RecommendationStore, Suggestion, TOPIC_LABEL_RULE, is_topic_label,
 };
 use crate::store::Store;
+use crate::text::{check_free_text, control_character_problem};
 
 const MAX_SOURCE_CHARS: usize = 200;
 const MAX_ANSWER_CHARS: usize = 10_000;
@@ -110,14 +111,10 @@ impl RecommendationService {
             .ok_or_else(|| Error::not_found(ResourceKind::Organ, &request.organ_id))?;
 
         let mut violations = Violations::new();
-        if let Err(problem) = self.engine.check_text(&request.text) {
-            violations.add("text", problem.to_string());
-        }
+        check_recommendation_text(&self.engine, &request.text, &mut violations);
         let topic = optional_label(&request.topic, "topic", &mut violations);
         self.check_addressee(&request.addressee, &mut violations).await?;
-        if request.source.chars().count() > MAX_SOURCE_CHARS {
-            violations.add("source", format!("at most {MAX_SOURCE_CHARS} characters"));
-        }
+        check_free_text("source", &request.source, MAX_SOURCE_CHARS, &mut violations);
         violations.into_result()?;
 
         let analysis = self.engine.analyze(&request.text);
@@ -166,9 +163,9 @@ impl RecommendationService {
         text: &str,
         max_results: i32,
     ) -> Result<Vec<SimilarRecommendation>> {
-        if let Err(problem) = self.engine.check_text(text) {
-            return Err(Error::invalid("text", problem.to_string()));
-        }
+        let mut violations = Violations::new();
+        check_recommendation_text(&self.engine, text, &mut violations);
+        violations.into_result()?;
         let max_results = match max_results {
             size if size < 0 => return Err(Error::invalid("max_results", "must not be negative")),
             0 => DEFAULT_SIMILAR_RESULTS,
@@ -929,11 +926,21 @@ fn optional_label(text: &str, field: &str, violations: &mut Violations) -> Optio
     Some(text.to_owned())
 }
 
+/// A recommendation's text: free of control characters, then as the
+/// engine takes it (one to five sentences of bounded length).
+fn check_recommendation_text(engine: &Engine, text: &str, violations: &mut Violations) {
+    if let Some(problem) = control_character_problem(text) {
+        violations.add("text", problem);
+    } else if let Err(problem) = engine.check_text(text) {
+        violations.add("text", problem.to_string());
+    }
+}
+
 fn bounded_text(text: &str, field: &str, max_chars: usize, violations: &mut Violations) {
     if text.trim().is_empty() {
         violations.add(field, "required");
-    } else if text.chars().count() > max_chars {
-        violations.add(field, format!("at most {max_chars} characters"));
+    } else {
+        check_free_text(field, text, max_chars, violations);
     }
 }
 

@@ -19,6 +19,7 @@ use crate::report::{
     validate_values,
 };
 use crate::store::{NewReport, NewReview, ReportFilter, Store};
+use crate::text::check_free_text;
 
 /// A request to submit the first revision of a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -253,9 +254,7 @@ impl ReportService {
         if request.reason.trim().is_empty() {
             violations.add("reason", "say why the report is amended");
         }
-        if request.reason.chars().count() > 2_000 {
-            violations.add("reason", "at most 2000 characters");
-        }
+        check_free_text("reason", &request.reason, 2_000, &mut violations);
         check_narrative(&request.narrative, &mut violations);
         let values = match validate_values(&version.definition, &request.values) {
             Ok(values) => values,
@@ -325,9 +324,7 @@ impl ReportService {
             }
             Some(_) => {}
         }
-        if comment.chars().count() > 4_000 {
-            violations.add("comment", "at most 4000 characters");
-        }
+        check_free_text("comment", &comment, 4_000, &mut violations);
         violations.into_result()?;
         let Some(decision) = decision else {
             return Err(Error::internal("a decision without violations must be set"));
@@ -757,9 +754,7 @@ fn stale_revision(report: &Report, named: u32) -> Error {
 }
 
 fn check_narrative(narrative: &str, violations: &mut Violations) {
-    if narrative.chars().count() > MAX_NARRATIVE_CHARS {
-        violations.add("narrative", format!("at most {MAX_NARRATIVE_CHARS} characters"));
-    }
+    check_free_text("narrative", narrative, MAX_NARRATIVE_CHARS, violations);
 }
 
 /// Parses a period id and checks it fits the form's periodicity.

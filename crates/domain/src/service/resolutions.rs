@@ -23,6 +23,7 @@ use crate::resolution::{
     parse_resolution_name, resolution_name, reviewing_department, search_terms,
 };
 use crate::store::{IdempotencyKey, Store};
+use crate::text::check_free_text;
 
 /// A request to file a resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -205,12 +206,7 @@ impl ResolutionService {
             ),
             Some(_) => {}
         }
-        if comment.chars().count() > MAX_REVIEW_COMMENT_CHARS {
-            violations.add(
-                "comment",
-                format!("at most {MAX_REVIEW_COMMENT_CHARS} characters"),
-            );
-        }
+        check_free_text("comment", &comment, MAX_REVIEW_COMMENT_CHARS, &mut violations);
         violations.into_result()?;
         let Some(verdict) = verdict else {
             return Err(Error::internal("a verdict without violations must be set"));
