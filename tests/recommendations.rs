@@ -588,6 +588,25 @@ async fn merging_clusters_from_two_blocs_moves_every_member_into_the_target() {
     let emptied = get_cluster(&mut department, &source.cluster).await;
     assert_eq!(emptied.member_count, 0);
     assert!(emptied.members.is_empty());
+    // Both clusters keep who merged them, and when.
+    for (name, detail) in [
+        (&target.cluster, format!("1 members from {}", source.cluster)),
+        (&source.cluster, target.cluster.clone()),
+    ] {
+        let decisions = department
+            .get_cluster(proto::GetClusterRequest { name: name.clone() })
+            .await
+            .expect("cluster")
+            .into_inner()
+            .decisions;
+        assert_eq!(decisions.len(), 1, "{decisions:?}");
+        let decision = &decisions[0];
+        assert_eq!(decision.kind(), proto::RecommendationEventKind::Merged);
+        assert_eq!(decision.actor_organ, HOME_AFFAIRS);
+        assert_eq!(decision.detail, detail);
+        assert_eq!(decision.recommendation, "");
+        assert!(decision.decision_time.is_some());
+    }
     // The emptied cluster is retired: whatever were done to it would reach
     // no one, so every action on it is refused and changes nothing.
     let refusals = [

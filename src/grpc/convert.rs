@@ -10,7 +10,7 @@ use lienthong_domain::form::{
 use lienthong_domain::period::{Periodicity, WindowRule};
 use lienthong_domain::recommendation::{
     Cluster, ClusterAnswer, ClusterDecision, ClusterStatus, DedupOutcome, RankedCluster, Recommendation,
-    RecommendationEvent,
+    RecommendationEvent, RecordedDecision,
 };
 use lienthong_domain::report::{
     IndicatorValue, RawValue, Report, ReportRevision, ReportStatus, ReviewDecision, Value, ValueInput,
@@ -729,8 +729,10 @@ pub fn ranked_cluster_to_proto(ranked: RankedCluster) -> proto::RankedCluster {
     }
 }
 
-pub fn recommendation_event_to_proto(event: RecommendationEvent) -> proto::WatchRecommendationsResponse {
-    let kind = match event.decision {
+/// The kind of event a decision causes, which is also how the audit trail
+/// names the decision.
+fn event_kind(decision: ClusterDecision) -> proto::RecommendationEventKind {
+    match decision {
         ClusterDecision::Assign => proto::RecommendationEventKind::Assigned,
         ClusterDecision::Answer => proto::RecommendationEventKind::Answered,
         ClusterDecision::Reopen => proto::RecommendationEventKind::Reopened,
@@ -739,13 +741,29 @@ pub fn recommendation_event_to_proto(event: RecommendationEvent) -> proto::Watch
         ClusterDecision::MoveOut | ClusterDecision::MoveIn => proto::RecommendationEventKind::Moved,
         ClusterDecision::ConfirmDuplicate => proto::RecommendationEventKind::ReviewConfirmed,
         ClusterDecision::KeepSeparate => proto::RecommendationEventKind::ReviewKeptSeparate,
-    };
+    }
+}
+
+pub fn recorded_decision_to_proto(recorded: RecordedDecision) -> proto::ClusterDecision {
+    proto::ClusterDecision {
+        kind: event_kind(recorded.decision).into(),
+        recommendation: recorded
+            .recommendation_id
+            .map(recommendation_name)
+            .unwrap_or_default(),
+        actor_organ: recorded.actor_organ,
+        detail: recorded.detail,
+        decision_time: Some(timestamp(recorded.decided_at)),
+    }
+}
+
+pub fn recommendation_event_to_proto(event: RecommendationEvent) -> proto::WatchRecommendationsResponse {
     proto::WatchRecommendationsResponse {
         cursor: event.id.to_string(),
         event: Some(proto::RecommendationEvent {
             recommendation: recommendation_name(event.recommendation_id),
             cluster: cluster_name(event.cluster_id),
-            kind: kind.into(),
+            kind: event_kind(event.decision).into(),
             detail: event.detail,
             event_time: Some(timestamp(event.occurred_at)),
         }),

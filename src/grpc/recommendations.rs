@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::caller;
 use super::convert::{
     cluster_status_filter, cluster_to_proto, id_in_name, optional, recommendation_event_to_proto,
-    recommendation_view_to_proto, similar_to_proto,
+    recommendation_view_to_proto, recorded_decision_to_proto, similar_to_proto,
 };
 use super::status::to_status;
 use crate::proto;
@@ -186,13 +186,18 @@ impl RecommendationRpc for RecommendationApi {
     ) -> Result<Response<proto::GetClusterResponse>, Status> {
         let caller = caller(&request)?;
         let cluster_id = id_in_name("name", &request.get_ref().name, "clusters").map_err(to_status)?;
-        let (cluster, members) = self
+        let detail = self
             .recommendations
             .get_cluster(&caller, cluster_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(proto::GetClusterResponse {
-            cluster: Some(cluster_to_proto(cluster, members)),
+            cluster: Some(cluster_to_proto(detail.cluster, detail.members)),
+            decisions: detail
+                .decisions
+                .into_iter()
+                .map(recorded_decision_to_proto)
+                .collect(),
         }))
     }
 

@@ -371,6 +371,19 @@ pub struct RecommendationEvent {
     pub occurred_at: OffsetDateTime,
 }
 
+/// A decision an officer took on a cluster, as its audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedDecision {
+    pub decision: ClusterDecision,
+    /// The member the decision named; `None` when it concerned the whole
+    /// cluster.
+    pub recommendation_id: Option<i64>,
+    /// The organ whose officer decided.
+    pub actor_organ: String,
+    pub detail: String,
+    pub decided_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait RecommendationStore: Send + Sync {
     /// Re-analyses with `analyze` every recommendation analysed by a
@@ -419,6 +432,8 @@ pub trait RecommendationStore: Send + Sync {
     async fn count_outcomes(&self, from: OffsetDateTime, until: OffsetDateTime) -> Result<Vec<OutcomeCount>>;
     /// Members of a cluster, oldest first.
     async fn cluster_members(&self, cluster_id: i64) -> Result<Vec<Recommendation>>;
+    /// The decisions taken on a cluster, oldest first.
+    async fn cluster_decisions(&self, cluster_id: i64) -> Result<Vec<RecordedDecision>>;
     /// Clusters, most recently active first, after the given (last_seen, id) key.
     async fn list_clusters(
         &self,

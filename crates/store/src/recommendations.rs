@@ -15,7 +15,7 @@ use lienthong_domain::recommendation::{
     AnalyzeFn, Cluster, ClusterAction, ClusterAnswer, ClusterDecision, ClusterExpectation, ClusterFilter,
     ClusterRanking, ClusterStatus, CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation,
     OutcomeCount, RankedCluster, Recommendation, RecommendationEvent, RecommendationStanding,
-    RecommendationStore, StoredCandidate, Suggestion,
+    RecommendationStore, RecordedDecision, StoredCandidate, Suggestion,
 };
 use lienthong_domain::store::IdempotencyKey;
 use lienthong_domain::{Error, Result};
@@ -958,6 +958,28 @@ impl RecommendationStore for SqlStore {
             .await
             .or_database_failure("reading cluster members")?;
         self.recommendations_from(rows).await
+    }
+
+    async fn cluster_decisions(&self, cluster_id: i64) -> Result<Vec<RecordedDecision>> {
+        let rows: Vec<(String, Option<i64>, String, String, i64)> = sqlx::query_as(
+            "SELECT action, recommendation_id, actor_organ, detail, decided_at FROM cluster_decisions \
+             WHERE cluster_id = $1 ORDER BY id",
+        )
+        .bind(cluster_id)
+        .fetch_all(&self.pool)
+        .await
+        .or_database_failure("reading a cluster's decisions")?;
+        rows.into_iter()
+            .map(|(action, recommendation_id, actor_organ, detail, decided_at)| {
+                Ok(RecordedDecision {
+                    decision: from_storage_name(&action, ClusterDecision::parse, "cluster decision")?,
+                    recommendation_id,
+                    actor_organ,
+                    detail,
+                    decided_at: from_storage_micros(decided_at)?,
+                })
+            })
+            .collect()
     }
 
     async fn rank_clusters(&self, ranking: &ClusterRanking, limit: u32) -> Result<Vec<RankedCluster>> {

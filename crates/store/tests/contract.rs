@@ -174,7 +174,8 @@ struct Seeded {
     // Declared before the database: the store's pool goes first.
     store: Arc<dyn Store>,
     token_id: i64,
-    database: TestDatabase,
+    // Kept for the test's duration: dropping it removes the database.
+    _database: TestDatabase,
 }
 
 async fn seeded() -> Seeded {
@@ -199,7 +200,7 @@ async fn seeded() -> Seeded {
     Seeded {
         store,
         token_id: token.id,
-        database,
+        _database: database,
     }
 }
 
@@ -2144,22 +2145,21 @@ mod recommendation_fixtures {
         }
     }
 
-    /// The audit log of a cluster (`action`, `recommendation_id`, `detail`),
-    /// which no read of the store returns.
-    pub async fn decisions(database_url: &str, cluster_id: i64) -> Vec<(String, Option<i64>, String)> {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(database_url)
+    /// The audit log of a cluster as (`action`, `recommendation_id`, `detail`).
+    pub async fn decisions(store: &dyn Store, cluster_id: i64) -> Vec<(String, Option<i64>, String)> {
+        store
+            .cluster_decisions(cluster_id)
             .await
-            .expect("a second pool on the test database");
-        let rows = sqlx::query_as(
-            "SELECT action, recommendation_id, detail FROM cluster_decisions WHERE cluster_id = $1 ORDER BY id",
-        )
-        .bind(cluster_id)
-        .fetch_all(&pool)
-        .await
-        .expect("cluster decisions");
-        pool.close().await;
-        rows
+            .expect("cluster decisions")
+            .into_iter()
+            .map(|recorded| {
+                (
+                    recorded.decision.as_str().to_owned(),
+                    recorded.recommendation_id,
+                    recorded.detail,
+                )
+            })
+            .collect()
     }
 }
 
@@ -2841,12 +2841,31 @@ async fn cluster_actions_apply_only_from_the_expected_status() {
         events.iter().map(|event| event.occurred_at).collect::<Vec<_>>(),
         [instant(20), instant(30), instant(40), instant(50)]
     );
-    let logged: Vec<String> = decisions(&seeded.database.url, cluster_id)
-        .await
-        .into_iter()
-        .map(|(action, _, _)| action)
-        .collect();
-    assert_eq!(logged, ["ASSIGN", "ANSWER", "REOPEN", "ESCALATE"]);
+    let logged = store.cluster_decisions(cluster_id).await.expect("decisions");
+    assert_eq!(
+        logged
+            .iter()
+            .map(|recorded| (
+                recorded.decision,
+                recorded.recommendation_id,
+                recorded.actor_organ.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (ClusterDecision::Assign, None, HOME_AFFAIRS),
+            (ClusterDecision::Answer, None, HOME_AFFAIRS),
+            (ClusterDecision::Reopen, None, HOME_AFFAIRS),
+            (ClusterDecision::Escalate, None, HOME_AFFAIRS),
+        ]
+    );
+    assert_eq!(
+        logged
+            .iter()
+            .map(|recorded| recorded.decided_at)
+            .collect::<Vec<_>>(),
+        [instant(20), instant(30), instant(40), instant(50)]
+    );
+    assert_eq!(logged[0].detail, HOME_AFFAIRS, "the department assigned");
 }
 
 #[tokio::test]
@@ -3163,11 +3182,11 @@ async fn merging_moves_every_member_and_keeps_the_clusters_consistent() {
         );
     }
     assert_eq!(
-        decisions(&seeded.database.url, target_id).await,
+        decisions(store, target_id).await,
         [("MERGE".to_owned(), None, detail.clone())]
     );
     assert_eq!(
-        decisions(&seeded.database.url, source_id).await,
+        decisions(store, source_id).await,
         [("MERGED_INTO".to_owned(), None, format!("clusters/{target_id}"))]
     );
 
@@ -3414,7 +3433,7 @@ async fn moving_a_recommendation_keeps_both_clusters_consistent() {
             .representative_id,
         filler.id
     );
-    let logged: Vec<(String, Option<i64>)> = decisions(&seeded.database.url, from)
+    let logged: Vec<(String, Option<i64>)> = decisions(store, from)
         .await
         .into_iter()
         .map(|(action, recommendation_id, _)| (action, recommendation_id))

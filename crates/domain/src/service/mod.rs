@@ -30,8 +30,8 @@ pub use dossier::{
 };
 pub use forms::FormService;
 pub use recommendations::{
-    RecommendationService, RecommendationView, SimilarRecommendation, SubmitRecommendation, cluster_name,
-    recommendation_name,
+    ClusterDetail, RecommendationService, RecommendationView, SimilarRecommendation, SubmitRecommendation,
+    cluster_name, recommendation_name,
 };
 pub use reports::{
     AmendReport, Completeness, Obligation, ObligationStatus, ObligationsQuery, ReportService, ReportView,

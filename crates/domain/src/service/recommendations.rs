@@ -16,7 +16,7 @@ use crate::paging::{Page, PageRequest};
 use crate::recommendation::{
     CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus,
     DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStanding,
-    RecommendationStore, Suggestion, TOPIC_LABEL_RULE, is_topic_label,
+    RecommendationStore, RecordedDecision, Suggestion, TOPIC_LABEL_RULE, is_topic_label,
 };
 use crate::store::Store;
 use crate::text::{check_free_text, control_character_problem};
@@ -57,6 +57,16 @@ pub struct RecommendationView {
     pub answer: Option<ClusterAnswer>,
     pub matched: Option<SimilarRecommendation>,
     pub suggestions: Vec<SimilarRecommendation>,
+}
+
+/// A cluster with its members and its audit trail.
+#[derive(Debug, Clone)]
+pub struct ClusterDetail {
+    pub cluster: Cluster,
+    /// Oldest first.
+    pub members: Vec<Recommendation>,
+    /// Oldest first.
+    pub decisions: Vec<RecordedDecision>,
 }
 
 #[derive(Clone)]
@@ -275,15 +285,16 @@ impl RecommendationService {
         Ok(())
     }
 
-    pub async fn get_cluster(
-        &self,
-        caller: &Principal,
-        cluster_id: i64,
-    ) -> Result<(Cluster, Vec<Recommendation>)> {
+    pub async fn get_cluster(&self, caller: &Principal, cluster_id: i64) -> Result<ClusterDetail> {
         require_cluster_reader(caller)?;
         let cluster = self.cluster(cluster_id).await?;
         let members = self.recommendations().cluster_members(cluster_id).await?;
-        Ok((cluster, members))
+        let decisions = self.recommendations().cluster_decisions(cluster_id).await?;
+        Ok(ClusterDetail {
+            cluster,
+            members,
+            decisions,
+        })
     }
 
     pub async fn list_clusters(
