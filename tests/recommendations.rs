@@ -444,6 +444,51 @@ async fn find_similar_checks_without_submitting() {
         .expect("listed")
         .into_inner();
     assert!(listed.recommendations.is_empty(), "nothing was submitted");
+
+    // A confident match does not hide the other similar clusters: split the
+    // matter in two, and both come back, the closer first.
+    let joined = submit(&mut party, submission(NGOC_HA_PARTY, IT_STAFF_PARTY, "f-2")).await;
+    assert_eq!(joined.outcome(), proto::DedupOutcome::JoinedCluster);
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let split = department
+        .move_recommendation(proto::MoveRecommendationRequest {
+            recommendation: joined.recommendation.expect("recommendation").name,
+            target_cluster: String::new(),
+            request_id: "f-split".to_owned(),
+        })
+        .await
+        .expect("moved")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    let similar = government
+        .find_similar_recommendations(proto::FindSimilarRecommendationsRequest {
+            text: IT_STAFF.to_owned(),
+            max_results: 5,
+        })
+        .await
+        .expect("found")
+        .into_inner()
+        .similar;
+    assert_eq!(
+        similar
+            .iter()
+            .map(|found| found.text.as_str())
+            .collect::<Vec<_>>(),
+        [IT_STAFF, IT_STAFF_PARTY]
+    );
+    assert_ne!(similar[0].cluster, similar[1].cluster);
+    assert_eq!(similar[1].cluster, split.cluster);
+    let only_best = government
+        .find_similar_recommendations(proto::FindSimilarRecommendationsRequest {
+            text: IT_STAFF.to_owned(),
+            max_results: 1,
+        })
+        .await
+        .expect("found")
+        .into_inner()
+        .similar;
+    assert_eq!(only_best.len(), 1);
 }
 
 #[tokio::test]

@@ -361,13 +361,48 @@ impl Engine {
     /// (best first by shared band keys; at most `max_candidates` are scored,
     /// and candidates of another `norm_version` are ignored).
     pub fn decide(&self, new: &Analysis, candidates: &[Candidate<'_>], corpus: &dyn CorpusStats) -> Decision {
+        let (best_link, suggestions) = self.score(new, candidates, corpus);
+        if let Some(link) = best_link {
+            return Decision::Link(link);
+        }
+        if suggestions.is_empty() {
+            return Decision::New;
+        }
+        Decision::Review(best_per_cluster(
+            suggestions,
+            self.config.max_review_suggestions.max(1),
+        ))
+    }
+
+    /// The candidates scoring at least the review threshold, best first, one
+    /// per cluster, at most `limit`: what a submitter checking a text before
+    /// sending it is shown, whatever [`decide`](Self::decide) would do.
+    pub fn rank_similar(
+        &self,
+        new: &Analysis,
+        candidates: &[Candidate<'_>],
+        corpus: &dyn CorpusStats,
+        limit: usize,
+    ) -> Vec<ScoredCandidate> {
+        let (_, suggestions) = self.score(new, candidates, corpus);
+        best_per_cluster(suggestions, limit)
+    }
+
+    /// Scores the candidates: the best one a link may go to, and every one
+    /// scoring at least the review threshold.
+    fn score(
+        &self,
+        new: &Analysis,
+        candidates: &[Candidate<'_>],
+        corpus: &dyn CorpusStats,
+    ) -> (Option<ScoredCandidate>, Vec<ScoredCandidate>) {
         let DedupConfig {
             link_threshold,
             review_threshold,
             canonical_threshold,
             max_candidates,
             max_postings_per_band: _,
-            max_review_suggestions,
+            max_review_suggestions: _,
         } = self.config;
         let mut weights = Weights::new(corpus);
         let profile = Profile::new(new, &mut weights);
@@ -401,30 +436,29 @@ impl Engine {
             }
             suggestions.push(scored);
         }
-        if let Some(link) = best_link {
-            return Decision::Link(link);
-        }
-        if suggestions.is_empty() {
-            return Decision::New;
-        }
-        suggestions.sort_by(|left, right| {
-            if ranks_before(left, right) {
-                std::cmp::Ordering::Less
-            } else if ranks_before(right, left) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        });
-        let mut seen_clusters = Vec::new();
-        suggestions.retain(|suggestion| {
-            let first_of_cluster = !seen_clusters.contains(&suggestion.cluster_id);
-            seen_clusters.push(suggestion.cluster_id);
-            first_of_cluster
-        });
-        suggestions.truncate(max_review_suggestions.max(1));
-        Decision::Review(suggestions)
+        (best_link, suggestions)
     }
+}
+
+/// The best of `suggestions` in each cluster, best first, at most `limit`.
+fn best_per_cluster(mut suggestions: Vec<ScoredCandidate>, limit: usize) -> Vec<ScoredCandidate> {
+    suggestions.sort_by(|left, right| {
+        if ranks_before(left, right) {
+            std::cmp::Ordering::Less
+        } else if ranks_before(right, left) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+    let mut seen_clusters = Vec::new();
+    suggestions.retain(|suggestion| {
+        let first_of_cluster = !seen_clusters.contains(&suggestion.cluster_id);
+        seen_clusters.push(suggestion.cluster_id);
+        first_of_cluster
+    });
+    suggestions.truncate(limit);
+    suggestions
 }
 
 /// Higher score first; equal scores by the older (smaller) id, so decisions

@@ -188,14 +188,13 @@ impl RecommendationService {
             .recommendations()
             .dedup_context(&analysis, self.engine.config().candidate_limits())
             .await?;
-        let scored: Vec<Suggestion> = match decide_with(&self.engine, &analysis, &context) {
-            Decision::New => Vec::new(),
-            Decision::Link(best) => vec![suggestion(&best)],
-            Decision::Review(ranked) => ranked.iter().map(suggestion).collect(),
-        };
-        let mut similar = self.describe(&scored).await?;
-        similar.truncate(max_results);
-        Ok(similar)
+        let scored: Vec<Suggestion> = self
+            .engine
+            .rank_similar(&analysis, &candidates_of(&context), &context.corpus, max_results)
+            .iter()
+            .map(suggestion)
+            .collect();
+        self.describe(&scored).await
     }
 
     pub async fn list(
@@ -825,7 +824,12 @@ impl RecommendationService {
 
 /// Runs the engine on what the store found.
 fn decide_with(engine: &Engine, analysis: &lienthong_dedup::Analysis, context: &DedupContext) -> Decision {
-    let candidates: Vec<Candidate<'_>> = context
+    engine.decide(analysis, &candidates_of(context), &context.corpus)
+}
+
+/// The stored candidates of a context, as the engine takes them.
+fn candidates_of(context: &DedupContext) -> Vec<Candidate<'_>> {
+    context
         .candidates
         .iter()
         .map(|candidate| Candidate {
@@ -834,8 +838,7 @@ fn decide_with(engine: &Engine, analysis: &lienthong_dedup::Analysis, context: &
             analysis: &candidate.analysis,
             cluster_canonical: &candidate.cluster_canonical,
         })
-        .collect();
-    engine.decide(analysis, &candidates, &context.corpus)
+        .collect()
 }
 
 fn standing_of(standings: &HashMap<i64, RecommendationStanding>, id: i64) -> Result<&RecommendationStanding> {
