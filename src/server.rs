@@ -88,9 +88,12 @@ pub async fn serve(
                 .max_encoding_message_size(limit),
         )
         .add_service(
-            RecommendationServiceServer::new(RecommendationApi::new(services.recommendations.clone()))
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
+            RecommendationServiceServer::new(RecommendationApi::new(
+                services.recommendations.clone(),
+                services.tokens.clone(),
+            ))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
         )
         .add_service(
             ResolutionServiceServer::new(ResolutionApi::new(services.resolutions.clone()))

@@ -1122,6 +1122,37 @@ async fn watchers_see_decisions_and_resume_without_losing_any() {
     assert_eq!(field_violations(&status)[0].0, "cursor");
 }
 
+#[tokio::test]
+async fn a_watch_ends_when_its_token_is_revoked() {
+    let server = TestServer::start().await;
+    let tokens = lienthong_domain::service::TokenService::new(
+        server.store.clone(),
+        lienthong_domain::service::system_clock(),
+    );
+    let issued = tokens
+        .issue(NGOC_HA_PARTY, &[Role::Submitter], "watcher", None)
+        .await
+        .expect("issued");
+    let mut party =
+        RecommendationServiceClient::with_interceptor(server.channel().await, bearer(Some(&issued.secret)));
+    let mut stream = party
+        .watch_recommendations(proto::WatchRecommendationsRequest {
+            organ: NGOC_HA_PARTY.to_owned(),
+            cursor: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    assert_eq!(next_event(&mut stream).await.event, None);
+    tokens.revoke(issued.record.id).await.expect("revoked");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("the stream ends within the re-check interval")
+        .expect_err("ended by an error");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(status.message().contains("revoked"), "{}", status.message());
+}
+
 /// The next message of a watch, waiting at most 10 seconds.
 async fn next_event(
     stream: &mut tonic::Streaming<proto::WatchRecommendationsResponse>,

@@ -86,11 +86,23 @@ where
                 Ok(principal) => {
                     tracing::debug!(organ = %principal.organ.id, token_id = principal.token_id, path, "authenticated");
                     request.extensions_mut().insert(principal);
+                    request.extensions_mut().insert(PresentedToken(secret));
                     inner.call(request).await
                 }
                 Err(error) => Ok(to_status(error).into_http()),
             }
         })
+    }
+}
+
+/// The secret a request was authenticated with, for streams that outlive
+/// the moment of authentication and must check it again.
+#[derive(Clone)]
+pub struct PresentedToken(pub String);
+
+impl std::fmt::Debug for PresentedToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PresentedToken(…)")
     }
 }
 

@@ -2,9 +2,10 @@
 
 use lienthong_domain::paging::{PageRequest, REPORT_PAGES};
 use lienthong_domain::recommendation::ClusterFilter;
-use lienthong_domain::service::{RecommendationService, SubmitRecommendation};
+use lienthong_domain::service::{RecommendationService, SubmitRecommendation, TokenService};
 use tonic::{Request, Response, Status};
 
+use super::auth::PresentedToken;
 use super::caller;
 use super::convert::{
     cluster_status_filter, cluster_to_proto, id_in_name, optional, recommendation_event_to_proto,
@@ -17,11 +18,17 @@ use crate::proto::recommendation_service_server::RecommendationService as Recomm
 #[derive(Debug, Clone)]
 pub struct RecommendationApi {
     recommendations: RecommendationService,
+    /// Checks an open watch's token again, so revoking or expiring it ends
+    /// the stream.
+    tokens: TokenService,
 }
 
 impl RecommendationApi {
-    pub fn new(recommendations: RecommendationService) -> Self {
-        Self { recommendations }
+    pub fn new(recommendations: RecommendationService, tokens: TokenService) -> Self {
+        Self {
+            recommendations,
+            tokens,
+        }
     }
 }
 
@@ -36,6 +43,9 @@ fn count_filter(field: &str, value: i32) -> Result<u32, Status> {
 const WATCH_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Events read per poll.
 const WATCH_BATCH: u32 = 100;
+/// How often an open watch checks its token again: a revoked or expired
+/// token stops streaming within this time.
+const WATCH_REAUTHENTICATE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 type EventStream = std::pin::Pin<
     Box<dyn tokio_stream::Stream<Item = Result<proto::WatchRecommendationsResponse, Status>> + Send>,
@@ -50,6 +60,11 @@ impl RecommendationRpc for RecommendationApi {
         request: Request<proto::WatchRecommendationsRequest>,
     ) -> Result<Response<Self::WatchRecommendationsStream>, Status> {
         let caller = caller(&request)?;
+        let presented = request
+            .extensions()
+            .get::<PresentedToken>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("no authenticated caller"))?;
         let request = request.into_inner();
         let mut after = self
             .recommendations
@@ -58,8 +73,10 @@ impl RecommendationRpc for RecommendationApi {
             .map_err(to_status)?;
         let (sender, receiver) = tokio::sync::mpsc::channel(WATCH_BATCH as usize);
         let recommendations = self.recommendations.clone();
+        let tokens = self.tokens.clone();
         let organ = request.organ;
         tokio::spawn(async move {
+            let mut authenticated_at = tokio::time::Instant::now();
             // The position the watch starts from comes first, so a client that
             // loses the stream before any event can still resume from there.
             let opening = proto::WatchRecommendationsResponse {
@@ -70,6 +87,13 @@ impl RecommendationRpc for RecommendationApi {
                 return;
             }
             loop {
+                if authenticated_at.elapsed() >= WATCH_REAUTHENTICATE_INTERVAL {
+                    if let Err(error) = tokens.authenticate(&presented.0).await {
+                        let _ = sender.send(Err(to_status(error))).await;
+                        return;
+                    }
+                    authenticated_at = tokio::time::Instant::now();
+                }
                 let events = match recommendations
                     .events_after(&caller, &organ, after, WATCH_BATCH)
                     .await
