@@ -299,6 +299,43 @@ async fn first_quarter() -> Fixture {
     fixture
 }
 
+#[tokio::test]
+async fn groups_with_periods_not_yet_open_say_how_many() {
+    let fixture = Fixture::start().await;
+    let mut client = fixture.analyst().await;
+    let open = current_month();
+    let last = open.next().next();
+    let ask = |group_by: &[proto::GroupDimension]| aggregate(&open.to_string(), &last.to_string(), group_by);
+    // City-wide over three months of which only the first is open: owed
+    // reports are those of the open month, and the row says two are to come.
+    let rows = client
+        .aggregate_indicators(ask(&[]))
+        .await
+        .expect("aggregates")
+        .into_inner()
+        .rows;
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert_eq!(row.periods_not_yet_open, 2, "{row:?}");
+        assert_eq!(
+            row.expected_reports, 252,
+            "one open month of every reporting organ"
+        );
+    }
+    // By month: only the open month has a row, and it is whole.
+    let rows = client
+        .aggregate_indicators(ask(&[proto::GroupDimension::Period]))
+        .await
+        .expect("aggregates")
+        .into_inner()
+        .rows;
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|row| row.period == open.to_string() && row.periods_not_yet_open == 0)
+    );
+}
+
 fn aggregate(from: &str, to: &str, group_by: &[proto::GroupDimension]) -> proto::AggregateIndicatorsRequest {
     proto::AggregateIndicatorsRequest {
         form_code: FORM.to_owned(),
@@ -359,6 +396,10 @@ async fn each_indicator_rolls_up_by_its_own_rule_with_missing_reports_counted() 
     assert_eq!(
         counts(row(rows, "received", "2025-Q1", "")),
         (Some(800.0), 756, 6, 750)
+    );
+    assert!(
+        rows.iter().all(|row| row.periods_not_yet_open == 0),
+        "the quarter is over"
     );
     // 173 of 800 online: 21.625 %, not the mean of the six percentages.
     let rate = row(rows, "online_rate", "2025-Q1", "");

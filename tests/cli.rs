@@ -604,13 +604,13 @@ async fn analytics_export_writes_csv_to_a_file_or_to_stdout() {
     assert_eq!(
         std::fs::read_to_string(&file).expect("the CSV file"),
         "locality_code,indicator_code,aggregation,value,numerator_sum,denominator_sum,\
-         expected_reports,contributing_reports,missing_reports\r\n\
-         00004,dossiers_received,SUM,400,,,1,1,0\r\n\
-         00004,online_rate,RATIO,25,100,400,1,1,0\r\n\
-         00008,dossiers_received,SUM,200,,,1,1,0\r\n\
-         00008,online_rate,RATIO,15,30,200,1,1,0\r\n\
-         00025,dossiers_received,SUM,,,,1,0,1\r\n\
-         00025,online_rate,RATIO,,0,0,1,0,1\r\n"
+         expected_reports,contributing_reports,missing_reports,periods_not_yet_open\r\n\
+         00004,dossiers_received,SUM,400,,,1,1,0,0\r\n\
+         00004,online_rate,RATIO,25,100,400,1,1,0,0\r\n\
+         00008,dossiers_received,SUM,200,,,1,1,0,0\r\n\
+         00008,online_rate,RATIO,15,30,200,1,1,0,0\r\n\
+         00025,dossiers_received,SUM,,,,1,0,1,0\r\n\
+         00025,online_rate,RATIO,,0,0,1,0,1,0\r\n"
     );
 
     // Without --out the CSV alone goes to standard output. The quarter:
@@ -639,8 +639,8 @@ async fn analytics_export_writes_csv_to_a_file_or_to_stdout() {
     assert_eq!(
         quarter,
         "period,bloc,indicator_code,aggregation,value,numerator_sum,denominator_sum,\
-         expected_reports,contributing_reports,missing_reports\r\n\
-         2025-Q3,GOVERNMENT,dossiers_received,SUM,700,,,378,3,375\r\n"
+         expected_reports,contributing_reports,missing_reports,periods_not_yet_open\r\n\
+         2025-Q3,GOVERNMENT,dossiers_received,SUM,700,,,378,3,375,0\r\n"
     );
 
     // Accepted reports only, for the whole city: Ba Đình's September.
@@ -664,8 +664,8 @@ async fn analytics_export_writes_csv_to_a_file_or_to_stdout() {
         accepted.lines().collect::<Vec<_>>(),
         [
             "indicator_code,aggregation,value,numerator_sum,denominator_sum,\
-             expected_reports,contributing_reports,missing_reports",
-            "online_rate,RATIO,25,100,400,378,1,377",
+             expected_reports,contributing_reports,missing_reports,periods_not_yet_open",
+            "online_rate,RATIO,25,100,400,378,1,377,0",
         ]
     );
 }

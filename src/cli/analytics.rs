@@ -308,13 +308,14 @@ impl Columns {
             "expected_reports",
             "contributing_reports",
             "missing_reports",
+            "periods_not_yet_open",
         ]);
         header
     }
 
     fn record(self, row: &proto::AggregateRow) -> Vec<String> {
         let number = |value: Option<f64>| value.map(|value| value.to_string()).unwrap_or_default();
-        let mut record = Vec::with_capacity(11);
+        let mut record = Vec::with_capacity(12);
         if self.period {
             record.push(row.period.clone());
         }
@@ -337,6 +338,7 @@ impl Columns {
             row.expected_reports.to_string(),
             row.contributing_reports.to_string(),
             row.missing_reports.to_string(),
+            row.periods_not_yet_open.to_string(),
         ]);
         record
     }
@@ -619,6 +621,7 @@ mod tests {
             expected_reports: 3,
             contributing_reports: 1,
             missing_reports: 2,
+            periods_not_yet_open: 1,
         };
         let every = Columns::for_dimensions(&[Dimension::Bloc, Dimension::Period, Dimension::Locality]);
         assert_eq!(every.header()[..3], ["period", "locality_code", "bloc"]);
@@ -635,7 +638,8 @@ mod tests {
                 "400",
                 "3",
                 "1",
-                "2"
+                "2",
+                "1"
             ]
         );
         let city = Columns::for_dimensions(&[Dimension::City]);

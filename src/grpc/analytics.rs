@@ -161,6 +161,7 @@ fn aggregate_row_to_proto(row: AggregateRow) -> proto::AggregateRow {
         expected_reports: count(row.expected),
         contributing_reports: count(row.contributing),
         missing_reports: count(row.missing),
+        periods_not_yet_open: count(row.periods_not_yet_open),
     }
 }
 

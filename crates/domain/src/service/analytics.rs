@@ -104,6 +104,10 @@ pub struct AggregateRow {
     pub expected: u32,
     pub contributing: u32,
     pub missing: u32,
+    /// Periods of the group within the asked range whose cut-off window has
+    /// not opened yet: nothing is owed or counted for them, so the group is
+    /// still partial however complete its reports.
+    pub periods_not_yet_open: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +132,9 @@ pub struct AggregatePlan {
     buckets: Vec<(Period, Period)>,
     /// Reports owed per group, in row order.
     expected: BTreeMap<GroupKey, u32>,
+    /// Periods not yet open per group period (`None` without period
+    /// grouping).
+    not_yet_open: BTreeMap<Option<Period>, u32>,
 }
 
 impl AggregatePlan {
@@ -200,10 +207,36 @@ impl AggregatePlan {
                     organs: self.organs.clone(),
                     buckets,
                     expected,
+                    not_yet_open: self.not_yet_open.clone(),
                 }
             })
             .collect()
     }
+}
+
+/// Periods of `range` whose cut-off window has not opened (after the form's
+/// first period, and not among `opened`), counted per group period: the
+/// bucket with period grouping, one count (`None`) without.
+fn periods_not_yet_open(
+    range: Option<(Period, Period)>,
+    opened: &[Period],
+    first_period: Option<Period>,
+    rollup: Option<Periodicity>,
+    grouping: Grouping,
+) -> BTreeMap<Option<Period>, u32> {
+    let mut counts = BTreeMap::new();
+    let (Some((from, to)), Some(first)) = (range, first_period) else {
+        return counts;
+    };
+    for period in from.through(to) {
+        if period < first || opened.contains(&period) {
+            continue;
+        }
+        if let Some(bucket) = bucket_of(period, rollup) {
+            *counts.entry(grouping.period.then_some(bucket)).or_default() += 1;
+        }
+    }
+    counts
 }
 
 /// Reports owed per group: one per organ and period read, counted in the
@@ -485,6 +518,8 @@ impl AnalyticsService {
             .collect();
 
         let expected = expected_reports(&organs, &buckets, grouping);
+        let not_yet_open =
+            periods_not_yet_open(range, &scope.periods, definition.first_period, rollup, grouping);
         let plan = AggregatePlan {
             version,
             indicators,
@@ -493,6 +528,7 @@ impl AnalyticsService {
             organs,
             buckets,
             expected,
+            not_yet_open,
         };
         let row_count = plan.row_count();
         if let Some(limit) = max_rows
@@ -544,6 +580,7 @@ impl AnalyticsService {
                     expected: *expected,
                     contributing,
                     missing: expected.saturating_sub(contributing),
+                    periods_not_yet_open: plan.not_yet_open.get(&key.period).copied().unwrap_or(0),
                 });
             }
         }
@@ -1485,6 +1522,7 @@ mod tests {
             organs,
             buckets,
             expected,
+            not_yet_open: BTreeMap::new(),
         }
     }
 
