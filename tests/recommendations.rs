@@ -1253,3 +1253,173 @@ async fn text_that_is_not_utf8_or_holds_control_characters_is_refused_by_field()
         proto::ClusterStatus::Open
     );
 }
+
+/// Every RecommendationService RPC × every kind of caller: who is let
+/// through and who gets PERMISSION_DENIED. Officer RPCs are asked what
+/// their state refuses anyway (reopening an open cluster, merging a cluster
+/// into itself…), so a caller let through gets FAILED_PRECONDITION and
+/// nothing changes between callers.
+#[tokio::test]
+async fn recommendation_authorisation_matrix() {
+    const DENIED: Code = Code::PermissionDenied;
+    const REFUSED_BY_STATE: Code = Code::FailedPrecondition;
+    let server = TestServer::start().await;
+    let callers = [
+        ("own submitter", BA_DINH_COMMITTEE, Role::Submitter),
+        ("other submitter", NGOC_HA_PARTY, Role::Submitter),
+        ("addressed reviewer", HOME_AFFAIRS, Role::Reviewer),
+        ("other reviewer", "01-justice", Role::Reviewer),
+        ("analyst", ADMIN_ORGAN, Role::Analyst),
+        ("admin", ADMIN_ORGAN, Role::Admin),
+    ];
+    let mut own = client(&server, BA_DINH_COMMITTEE, Role::Submitter).await;
+    let recommendation = submit(&mut own, submission(BA_DINH_COMMITTEE, IT_STAFF, "matrix-base"))
+        .await
+        .recommendation
+        .expect("recommendation");
+    let cluster = recommendation.cluster.clone();
+
+    for (who, organ, role) in callers {
+        let mut caller = client(&server, organ, role).await;
+        let allowed = |roles: &[&str], when_allowed: Code| {
+            if roles.contains(&who) {
+                when_allowed
+            } else {
+                DENIED
+            }
+        };
+        let readers = ["addressed reviewer", "other reviewer", "analyst", "admin"];
+        let officers = ["addressed reviewer", "admin"];
+        let own_and_readers = [
+            "own submitter",
+            "addressed reviewer",
+            "other reviewer",
+            "analyst",
+            "admin",
+        ];
+        let matrix = [
+            (
+                "SubmitRecommendation",
+                code_of(
+                    caller
+                        .submit_recommendation(submission(
+                            BA_DINH_COMMITTEE,
+                            PREMISES,
+                            &format!("matrix-{who}"),
+                        ))
+                        .await,
+                ),
+                allowed(&["own submitter"], Code::Ok),
+            ),
+            (
+                "FindSimilarRecommendations",
+                code_of(
+                    caller
+                        .find_similar_recommendations(proto::FindSimilarRecommendationsRequest {
+                            text: IT_STAFF.to_owned(),
+                            max_results: 0,
+                        })
+                        .await,
+                ),
+                Code::Ok,
+            ),
+            (
+                "ListRecommendations",
+                code_of(
+                    caller
+                        .list_recommendations(proto::ListRecommendationsRequest {
+                            organ: BA_DINH_COMMITTEE.to_owned(),
+                            ..Default::default()
+                        })
+                        .await,
+                ),
+                allowed(&own_and_readers, Code::Ok),
+            ),
+            (
+                "WatchRecommendations",
+                code_of(
+                    caller
+                        .watch_recommendations(proto::WatchRecommendationsRequest {
+                            organ: BA_DINH_COMMITTEE.to_owned(),
+                            cursor: String::new(),
+                        })
+                        .await,
+                ),
+                allowed(&own_and_readers, Code::Ok),
+            ),
+            (
+                "GetCluster",
+                code_of(
+                    caller
+                        .get_cluster(proto::GetClusterRequest {
+                            name: cluster.clone(),
+                        })
+                        .await,
+                ),
+                allowed(&readers, Code::Ok),
+            ),
+            (
+                "ListClusters",
+                code_of(caller.list_clusters(proto::ListClustersRequest::default()).await),
+                allowed(&readers, Code::Ok),
+            ),
+            (
+                "ReopenCluster",
+                code_of(
+                    caller
+                        .reopen_cluster(proto::ReopenClusterRequest {
+                            cluster: cluster.clone(),
+                            reason: "Kiểm tra quyền.".to_owned(),
+                            request_id: format!("matrix-reopen-{who}"),
+                        })
+                        .await,
+                ),
+                allowed(&officers, REFUSED_BY_STATE),
+            ),
+            (
+                "MergeClusters",
+                code_of(
+                    caller
+                        .merge_clusters(merge(&cluster, &cluster, &format!("matrix-merge-{who}")))
+                        .await,
+                ),
+                allowed(&officers, REFUSED_BY_STATE),
+            ),
+            (
+                "MoveRecommendation",
+                code_of(
+                    caller
+                        .move_recommendation(proto::MoveRecommendationRequest {
+                            recommendation: recommendation.name.clone(),
+                            target_cluster: String::new(),
+                            request_id: format!("matrix-move-{who}"),
+                        })
+                        .await,
+                ),
+                allowed(&officers, REFUSED_BY_STATE),
+            ),
+            (
+                "ResolveReview",
+                code_of(
+                    caller
+                        .resolve_review(proto::ResolveReviewRequest {
+                            recommendation: recommendation.name.clone(),
+                            confirm_cluster: String::new(),
+                            request_id: format!("matrix-review-{who}"),
+                        })
+                        .await,
+                ),
+                allowed(&officers, REFUSED_BY_STATE),
+            ),
+        ];
+        for (rpc, got, expected) in matrix {
+            assert_eq!(got, expected, "{rpc} as {who}");
+        }
+    }
+    let base = get_cluster(&mut client(&server, ADMIN_ORGAN, Role::Admin).await, &cluster).await;
+    assert_eq!(base.status(), proto::ClusterStatus::Open);
+    assert_eq!(
+        base.member_count, 1,
+        "no refused or state-refused call changed the cluster"
+    );
+}
