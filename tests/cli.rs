@@ -291,6 +291,38 @@ fn recommendations_cluster_writes_one_line_per_input() {
     );
     assert_ne!(lines[0]["cluster"], lines[2]["cluster"]);
     assert_eq!(lines[3]["cluster"], "d", "a refused text stands alone");
+
+    // With the server's configuration file, its thresholds decide: here no
+    // score but an exact duplicate's reaches the link threshold.
+    let config = folder.path().join("lienthong.toml");
+    std::fs::write(
+        &config,
+        "[dedup]\nlink_threshold = 1.01\nreview_threshold = 0.4\ncanonical_threshold = 1.01\n\
+         max_candidates = 50\nmax_postings_per_band = 64\nmax_review_suggestions = 5\n",
+    )
+    .expect("write");
+    stdout(&lienthong(
+        &[
+            "recommendations",
+            "cluster",
+            "--input",
+            input.to_str().expect("utf-8 path"),
+            "--output",
+            output.to_str().expect("utf-8 path"),
+            "--config",
+            config.to_str().expect("utf-8 path"),
+        ],
+        &[],
+    ));
+    let strict: Vec<serde_json::Value> = std::fs::read_to_string(&output)
+        .expect("output")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json line"))
+        .collect();
+    assert_ne!(
+        strict[0]["cluster"], strict[1]["cluster"],
+        "the configured link threshold is out of reach"
+    );
 }
 
 const IT_STAFF: &str = "Đề nghị Thành phố bổ sung biên chế công chức chuyên trách công nghệ thông tin cho phường, vì \

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lienthong::proto;
 use lienthong::proto::recommendation_service_client::RecommendationServiceClient;
-use lienthong_dedup::{BatchClusterer, Engine, NORM_VERSION};
+use lienthong_dedup::{BatchClusterer, DedupConfig, Engine, NORM_VERSION};
 use lienthong_domain::service::Services;
 use serde::{Deserialize, Serialize};
 use tonic::Code;
@@ -30,6 +30,10 @@ pub enum RecommendationsCommand {
         input: PathBuf,
         #[arg(long)]
         output: PathBuf,
+        /// The server's TOML configuration file, to decide with its `[dedup]`
+        /// thresholds rather than the defaults.
+        #[arg(long, env = "LIENTHONG_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Re-analyse stored recommendations after an upgrade changed the
     /// normalisation version, and rebuild the dedup index. Safe to repeat.
@@ -99,7 +103,19 @@ fn id_text(id: &serde_json::Value) -> String {
 
 pub async fn run(command: RecommendationsCommand) -> anyhow::Result<()> {
     match command {
-        RecommendationsCommand::Cluster { input, output } => cluster(&input, &output),
+        RecommendationsCommand::Cluster {
+            input,
+            output,
+            config,
+        } => {
+            let thresholds = match config {
+                Some(path) => lienthong::config::ConfigFile::load(&path)?
+                    .dedup
+                    .unwrap_or_default(),
+                None => DedupConfig::default(),
+            };
+            cluster(&input, &output, thresholds)
+        }
         RecommendationsCommand::Reindex { database } => {
             let store = lienthong_store::connect(&database.database_url).await?;
             let services = Services::new(store, lienthong_domain::service::system_clock());
@@ -111,7 +127,7 @@ pub async fn run(command: RecommendationsCommand) -> anyhow::Result<()> {
     }
 }
 
-fn cluster(input: &Path, output: &Path) -> anyhow::Result<()> {
+fn cluster(input: &Path, output: &Path, thresholds: DedupConfig) -> anyhow::Result<()> {
     let reader = std::io::BufReader::new(
         std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?,
     );
@@ -126,7 +142,7 @@ fn cluster(input: &Path, output: &Path) -> anyhow::Result<()> {
         lines.push(parsed);
     }
 
-    let engine = Engine::default();
+    let engine = Engine::new(thresholds);
     let mut clusterer = BatchClusterer::new(&engine);
     let mut labels = Vec::with_capacity(lines.len());
     let mut refused = 0_usize;
