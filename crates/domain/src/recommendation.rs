@@ -388,7 +388,9 @@ pub struct RecordedDecision {
 pub trait RecommendationStore: Send + Sync {
     /// Re-analyses with `analyze` every recommendation analysed by a
     /// normalisation version other than `norm_version`, re-indexes it and
-    /// recounts the document frequencies; returns how many changed.
+    /// updates the document frequencies, in batches that each commit on
+    /// their own (so submissions are not held up, and an interrupted run
+    /// resumes where it stopped); returns how many changed.
     async fn reindex_recommendations(&self, norm_version: u32, analyze: AnalyzeFn<'_>) -> Result<u64>;
     /// Events of an organ's recommendations with ids above `after_id`, oldest first.
     async fn recommendation_events(

@@ -33,6 +33,10 @@ use crate::sql_store::{SqlStore, commit};
 /// ("lt" + "rec" in ASCII); SQLite's `BEGIN IMMEDIATE` serialises already.
 const DEDUP_LOCK_KEY: i64 = 0x006c_7472_6563;
 
+/// Recommendations re-analysed per transaction of a reindex: each holds
+/// the recommendation lock for a moment, not for the whole run.
+const REINDEX_BATCH: i64 = 500;
+
 /// The resource an idempotency key names until the new id is known.
 const RESOURCE_NOT_YET_KNOWN: &str = "";
 
@@ -673,7 +677,15 @@ impl SqlStore {
 #[async_trait]
 impl RecommendationStore for SqlStore {
     async fn reindex_recommendations(&self, norm_version: u32, analyze: AnalyzeFn<'_>) -> Result<u64> {
-        self.reindex_in_transaction(norm_version, analyze).await
+        // Batch by batch, so submissions go on between them; a text of
+        // either version is only compared with analyses of its own, so the
+        // mix in between costs matches, never wrong ones.
+        let (mut after, mut reindexed) = (0, 0);
+        while let Some((last, batch)) = self.reindex_batch(norm_version, analyze, after).await? {
+            after = last;
+            reindexed += batch;
+        }
+        Ok(reindexed)
     }
 
     async fn recommendation_events(
@@ -1491,16 +1503,39 @@ impl RecommendationStore for SqlStore {
 impl SqlStore {
     /// See [`RecommendationStore::reindex_recommendations`]; one serialised
     /// transaction, so submissions never see a half-rebuilt index.
-    async fn reindex_in_transaction(&self, norm_version: u32, analyze: AnalyzeFn<'_>) -> Result<u64> {
+    /// Re-analyses the next stale recommendations after id `after`, at most
+    /// [`REINDEX_BATCH`], in one transaction: their analyses, band keys and
+    /// the document frequencies they change (each old term counted out,
+    /// each new one in). Returns the last id done, or `None` when none was
+    /// left.
+    async fn reindex_batch(
+        &self,
+        norm_version: u32,
+        analyze: AnalyzeFn<'_>,
+        after: i64,
+    ) -> Result<Option<(i64, u64)>> {
         let mut transaction = self.begin_dedup_write().await?;
-        let stale: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, text FROM recommendations WHERE norm_version <> $1 ORDER BY id")
-                .bind(i64::from(norm_version))
-                .fetch_all(&mut *transaction)
-                .await
-                .or_database_failure("finding recommendations to re-analyse")?;
-        for (id, text) in &stale {
+        let stale: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, text, analysis FROM recommendations WHERE norm_version <> $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(i64::from(norm_version))
+        .bind(after)
+        .bind(REINDEX_BATCH)
+        .fetch_all(&mut *transaction)
+        .await
+        .or_database_failure("finding recommendations to re-analyse")?;
+        let Some(&(last, _, _)) = stale.last() else {
+            return Ok(None);
+        };
+        let mut frequency_changes: HashMap<String, i64> = HashMap::new();
+        for (id, text, stored) in &stale {
+            for term in parse_analysis(stored)?.terms {
+                *frequency_changes.entry(term).or_insert(0) -= 1;
+            }
             let analysis = analyze(text);
+            for term in &analysis.terms {
+                *frequency_changes.entry(term.clone()).or_insert(0) += 1;
+            }
             let analysis_json = serde_json::to_string(&analysis).map_err(Error::internal)?;
             sqlx::query(
                 "UPDATE recommendations SET norm_version = $1, exact_key = $2, analysis = $3 WHERE id = $4",
@@ -1519,47 +1554,34 @@ impl SqlStore {
                 .or_database_failure("clearing old band keys")?;
             insert_band_keys(&mut transaction, *id, &analysis).await?;
         }
-        if !stale.is_empty() {
-            // Document frequencies are counts over every stored analysis:
-            // recount them all rather than patch old terms out one by one.
-            sqlx::query("DELETE FROM dedup_terms")
+        let changes: Vec<(String, i64)> = frequency_changes
+            .into_iter()
+            .filter(|(_, change)| *change != 0)
+            .collect();
+        for chunk in changes.chunks(200) {
+            let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
+            for (index, (term, change)) in chunk.iter().enumerate() {
+                query.push_sql(if index == 0 { "(" } else { ", (" });
+                query
+                    .push_bind(term.as_str())?
+                    .push_sql(", ")
+                    .push_bind(*change)?
+                    .push_sql(")");
+            }
+            query.push_sql(
+                " ON CONFLICT (term) DO UPDATE SET document_count = dedup_terms.document_count + excluded.document_count",
+            );
+            let (sql, arguments) = query.into_parts();
+            sqlx::query_with(sql, arguments)
                 .execute(&mut *transaction)
                 .await
-                .or_database_failure("clearing document frequencies")?;
-            let analyses: Vec<String> = sqlx::query_scalar("SELECT analysis FROM recommendations")
-                .fetch_all(&mut *transaction)
-                .await
-                .or_database_failure("reading analyses")?;
-            let mut frequencies: HashMap<String, i64> = HashMap::new();
-            for stored in &analyses {
-                for term in parse_analysis(stored)?.terms {
-                    *frequencies.entry(term).or_insert(0) += 1;
-                }
-            }
-            let frequencies: Vec<(String, i64)> = frequencies.into_iter().collect();
-            for chunk in frequencies.chunks(200) {
-                let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
-                for (index, (term, count)) in chunk.iter().enumerate() {
-                    query.push_sql(if index == 0 { "(" } else { ", (" });
-                    query
-                        .push_bind(term.as_str())?
-                        .push_sql(", ")
-                        .push_bind(*count)?
-                        .push_sql(")");
-                }
-                let (sql, arguments) = query.into_parts();
-                sqlx::query_with(sql, arguments)
-                    .execute(&mut *transaction)
-                    .await
-                    .or_database_failure("storing document frequencies")?;
-            }
-            sqlx::query("UPDATE dedup_corpus SET document_count = $1 WHERE id = 1")
-                .bind(i64::try_from(analyses.len()).unwrap_or(i64::MAX))
-                .execute(&mut *transaction)
-                .await
-                .or_database_failure("storing the corpus size")?;
+                .or_database_failure("changing document frequencies")?;
         }
+        sqlx::query("DELETE FROM dedup_terms WHERE document_count <= 0")
+            .execute(&mut *transaction)
+            .await
+            .or_database_failure("dropping terms no analysis has")?;
         commit(transaction).await?;
-        Ok(u64::try_from(stale.len()).unwrap_or(u64::MAX))
+        Ok(Some((last, u64::try_from(stale.len()).unwrap_or(u64::MAX))))
     }
 }

@@ -1998,6 +1998,46 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
         .find(|term| engine.analyze(texts[1]).terms.contains(term))
         .expect("the two texts share a term");
     assert_eq!(context.corpus.document_frequencies.get(shared_term), Some(&2));
+
+    // A version that adds a term counts it in; the next one, without it,
+    // counts it out again, and the other frequencies stay as they were.
+    const ADDED: &str = "#reindexadded";
+    let with_term = |text: &str| {
+        let mut analysis = engine.analyze(text);
+        analysis.terms.push(ADDED.to_owned());
+        analysis
+    };
+    // Probed with the term, so its frequency is read whatever the candidates.
+    let probe_with_term = with_term(texts[0]);
+    let frequencies = || async {
+        seeded
+            .store
+            .dedup_context(&probe_with_term, limits())
+            .await
+            .expect("context")
+            .corpus
+    };
+    assert_eq!(
+        seeded
+            .store
+            .reindex_recommendations(NORM_VERSION + 2, &with_term)
+            .await
+            .expect("reindex"),
+        2
+    );
+    assert_eq!(frequencies().await.document_frequencies.get(ADDED), Some(&2));
+    assert_eq!(
+        seeded
+            .store
+            .reindex_recommendations(NORM_VERSION + 3, &analyze)
+            .await
+            .expect("reindex"),
+        2
+    );
+    let corpus = frequencies().await;
+    assert_eq!(corpus.document_frequencies.get(ADDED), None);
+    assert_eq!(corpus.document_frequencies.get(shared_term), Some(&2));
+    assert_eq!(corpus.document_count, 2);
 }
 
 // Recommendations. The dedup decision is the domain's; here each test hands
