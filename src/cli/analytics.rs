@@ -643,7 +643,7 @@ mod tests {
             ]
         );
         let city = Columns::for_dimensions(&[Dimension::City]);
-        assert_eq!(city.header().len(), 8);
+        assert_eq!(city.header().len(), 9);
         let empty = proto::AggregateRow {
             value: None,
             numerator_sum: None,
@@ -652,7 +652,7 @@ mod tests {
         };
         assert_eq!(
             city.record(&empty),
-            ["online_rate", "RATIO", "", "", "", "3", "1", "2"]
+            ["online_rate", "RATIO", "", "", "", "3", "1", "2", "1"]
         );
     }
 
