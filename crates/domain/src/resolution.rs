@@ -12,6 +12,8 @@
 //! text is computed here, in Rust, twice: lower-cased NFC (to match a query
 //! typed with diacritics exactly) and with the diacritics removed (to match
 //! one typed without them); the store only runs `LIKE` over those columns.
+//! Both hold the words alone, each between single spaces, so a query word
+//! matches whole words only: "an" finds "an ninh", not "ngân sách".
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -363,8 +365,20 @@ pub fn without_diacritics(text: &str) -> String {
         .collect()
 }
 
-/// The two stored search columns of a resolution: its title and summary,
-/// lower-cased NFC, and the same without diacritics.
+/// The words of a text as search matches them: lower-cased NFC, split at
+/// every character that is not a letter, digit or combining mark ("12/NQ-HĐND"
+/// is three words).
+pub fn search_words(text: &str) -> Vec<String> {
+    lower_case_nfc(text)
+        .split(|character: char| !(character.is_alphanumeric() || is_combining_mark(character)))
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The two stored search columns of a resolution: the words of its title
+/// and summary, each between single spaces (" nghị quyết về ngân sách "),
+/// and the same without diacritics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchColumns {
     pub with_diacritics: String,
@@ -373,7 +387,11 @@ pub struct SearchColumns {
 
 impl SearchColumns {
     pub fn of(title: &str, summary: &str) -> SearchColumns {
-        let searchable = lower_case_nfc(&format!("{title}\n{summary}"));
+        let mut searchable = String::from(" ");
+        for word in search_words(title).into_iter().chain(search_words(summary)) {
+            searchable.push_str(&word);
+            searchable.push(' ');
+        }
         SearchColumns {
             without_diacritics: without_diacritics(&searchable),
             with_diacritics: searchable,
@@ -392,22 +410,22 @@ pub struct SearchTerm {
     pub ignores_diacritics: bool,
 }
 
-/// Splits a text search into words; every word must occur in the title or
-/// summary, in any order.
+/// Splits a text search into words as [`search_words`] splits the stored
+/// text; every word must occur in the title or summary, in any order.
 pub fn search_terms(query: &str) -> Result<Vec<SearchTerm>, String> {
     if let Some(problem) = free_text_problem(query, MAX_QUERY_CHARS) {
         return Err(problem);
     }
-    let terms: Vec<SearchTerm> = lower_case_nfc(query)
-        .split_whitespace()
-        .map(|word| {
-            let folded = without_diacritics(word);
-            SearchTerm {
-                ignores_diacritics: folded == word,
-                text: word.to_owned(),
-            }
+    let terms: Vec<SearchTerm> = search_words(query)
+        .into_iter()
+        .map(|word| SearchTerm {
+            ignores_diacritics: without_diacritics(&word) == word,
+            text: word,
         })
         .collect();
+    if terms.is_empty() && !query.trim().is_empty() {
+        return Err("has no words to search for, only punctuation".to_owned());
+    }
     if terms.len() > MAX_QUERY_TERMS {
         return Err(format!("at most {MAX_QUERY_TERMS} words"));
     }
@@ -897,9 +915,18 @@ mod tests {
 
     #[test]
     fn search_text_keeps_and_drops_diacritics() {
-        let columns = SearchColumns::of("Nghị quyết về NGÂN SÁCH", "Đầu tư công");
-        assert_eq!(columns.with_diacritics, "nghị quyết về ngân sách\nđầu tư công");
-        assert_eq!(columns.without_diacritics, "nghi quyet ve ngan sach\ndau tu cong");
+        let columns = SearchColumns::of("Nghị quyết về NGÂN SÁCH", "Đầu tư công (2025–2030).");
+        assert_eq!(
+            columns.with_diacritics,
+            " nghị quyết về ngân sách đầu tư công 2025 2030 "
+        );
+        assert_eq!(
+            columns.without_diacritics,
+            " nghi quyet ve ngan sach dau tu cong 2025 2030 "
+        );
+        assert_eq!(search_words("Số 12/NQ-HĐND"), ["số", "12", "nq", "hđnd"]);
+        // Decomposed marks stay inside their word.
+        assert_eq!(search_words("Nga\u{0302}\u{0300}n sách"), ["ngần", "sách"]);
         // Decomposed input lands in the same form.
         assert_eq!(lower_case_nfc("Ngâ\u{0300}"), lower_case_nfc("Ngầ"));
     }
@@ -927,6 +954,7 @@ mod tests {
         // "đ" is a letter of its own, not a "d" with a mark, but typing "d" for it is common.
         assert!(!search_terms("đê").expect("valid")[0].ignores_diacritics);
         assert!(search_terms("").expect("valid").is_empty());
+        assert!(search_terms(" %_/ ").is_err(), "punctuation alone");
         assert!(search_terms(&"a ".repeat(MAX_QUERY_TERMS + 1)).is_err());
         assert!(search_terms(&"a".repeat(MAX_QUERY_CHARS + 1)).is_err());
     }

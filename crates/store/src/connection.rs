@@ -114,6 +114,7 @@ pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, E
         ),
     };
     migrate(backend, &pool).await?;
+    crate::resolutions::rebuild_search_columns(&pool).await?;
     Ok(SqlStore::new(pool, backend, checkpointer))
 }
 

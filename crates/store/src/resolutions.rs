@@ -120,19 +120,41 @@ fn from_storage_date(stored: &str) -> Result<Date> {
     parse_iso_date(stored).map_err(|reason| corrupt_stored_data(&format!("stored date: {reason}")))
 }
 
-/// `%text%` with the `LIKE` wildcards in `text` escaped, so a search for
-/// "100%" or "a_b" means those characters.
-fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for character in text.chars() {
+/// `% word %`: the word whole, between the spaces that delimit every word
+/// of the search columns ([`SearchColumns`]), with the `LIKE` wildcards in
+/// it escaped so they mean themselves.
+fn word_pattern(word: &str) -> String {
+    let mut pattern = String::with_capacity(word.len() + 4);
+    pattern.push_str("% ");
+    for character in word.chars() {
         if matches!(character, '%' | '_') || character == LIKE_ESCAPE {
             pattern.push(LIKE_ESCAPE);
         }
         pattern.push(character);
     }
-    pattern.push('%');
+    pattern.push_str(" %");
     pattern
+}
+
+/// Search columns in a layout older than this release's, blanked by
+/// migration 0010, are computed again here, when the store opens.
+pub(crate) async fn rebuild_search_columns(pool: &sqlx::AnyPool) -> Result<()> {
+    let blank: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, title, summary FROM resolutions WHERE search_text = ''")
+            .fetch_all(pool)
+            .await
+            .or_database_failure("finding resolutions to index for search")?;
+    for (id, title, summary) in blank {
+        let search = SearchColumns::of(&title, &summary);
+        sqlx::query("UPDATE resolutions SET search_text = $1, search_folded = $2 WHERE id = $3")
+            .bind(search.with_diacritics)
+            .bind(search.without_diacritics)
+            .bind(id)
+            .execute(pool)
+            .await
+            .or_database_failure("indexing a resolution for search")?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -309,7 +331,7 @@ impl ResolutionStore for SqlStore {
             };
             query.push_condition(
                 &format!("{column} LIKE {{}} ESCAPE '{LIKE_ESCAPE}'"),
-                contains_pattern(&term.text),
+                word_pattern(&term.text),
             )?;
         }
         if let Some(after_id) = after_id {
@@ -458,7 +480,7 @@ mod tests {
 
     #[test]
     fn like_wildcards_in_a_search_are_escaped() {
-        assert_eq!(contains_pattern("ngân sách"), "%ngân sách%");
-        assert_eq!(contains_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
+        assert_eq!(word_pattern("ngân"), "% ngân %");
+        assert_eq!(word_pattern("100%_a\\b"), "% 100\\%\\_a\\\\b %");
     }
 }

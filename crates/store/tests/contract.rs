@@ -174,8 +174,7 @@ struct Seeded {
     // Declared before the database: the store's pool goes first.
     store: Arc<dyn Store>,
     token_id: i64,
-    // Kept for the test's duration: dropping it removes the database.
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 async fn seeded() -> Seeded {
@@ -200,7 +199,7 @@ async fn seeded() -> Seeded {
     Seeded {
         store,
         token_id: token.id,
-        _database: database,
+        database,
     }
 }
 
@@ -1811,10 +1810,13 @@ async fn resolutions_filter_search_and_page_in_id_order() {
     // Every word must occur, in the title or the summary, in any order.
     assert_eq!(listed(searching("biên chế 76"), None, 10).await, [ids[1]]);
     assert!(listed(searching("biên chế đầu tư"), None, 10).await.is_empty());
-    // LIKE wildcards in a query are plain characters.
+    // Whole words only: part of a word finds nothing.
+    assert!(listed(searching("ngâ"), None, 10).await.is_empty());
+    assert_eq!(listed(searching("sach ngan"), None, 10).await, [ids[0]]);
+    // Punctuation, LIKE wildcards included, separates words and matches
+    // nothing itself.
     assert_eq!(listed(searching("100%"), None, 10).await, [ids[1]]);
     assert_eq!(listed(searching("hoạch_cũ"), None, 10).await, [ids[1]]);
-    assert_eq!(listed(searching("%"), None, 10).await, [ids[1]]);
     // As wildcards these would match "ngan sach".
     assert!(listed(searching("n%ch"), None, 10).await.is_empty());
     assert!(listed(searching("s_ch"), None, 10).await.is_empty());
@@ -1824,6 +1826,28 @@ async fn resolutions_filter_search_and_page_in_id_order() {
         ..searching("nghi quyet")
     };
     assert_eq!(listed(combined, None, 10).await, ids[2..]);
+
+    // Columns in an older layout, blanked by the migration that changed it,
+    // are computed again when a store opens the database.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&seeded.database.url)
+        .await
+        .expect("a second pool on the test database");
+    sqlx::query("UPDATE resolutions SET search_text = '', search_folded = ''")
+        .execute(&pool)
+        .await
+        .expect("blanked");
+    pool.close().await;
+    assert!(listed(searching("ngân sách"), None, 10).await.is_empty());
+    let reopened = seeded.database.connect().await;
+    let found = reopened
+        .list_resolutions(&searching("ngan sach"), None, 10)
+        .await
+        .expect("listed");
+    assert_eq!(
+        found.iter().map(|resolution| resolution.id).collect::<Vec<_>>(),
+        [ids[0]]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
