@@ -283,6 +283,8 @@ pub fn report_history() -> generate::Options {
         forms: vec![generate::GeneratedForm::Tthc, generate::GeneratedForm::Staffing],
         every_nth_commune: 6,
         concurrency: 4,
+        // The demo sends the sample set itself, over its last 90 days.
+        recommendations: false,
     }
 }
 
@@ -507,12 +509,23 @@ async fn file_sample_resolutions(store: &Arc<dyn Store>, now: OffsetDateTime) ->
 const SAMPLE_RECOMMENDATIONS: &str = include_str!("../crates/dedup/data/labelled/recommendations.jsonl");
 
 #[derive(serde::Deserialize)]
-struct SampleRecommendation {
-    id: String,
-    text: String,
-    cluster: String,
-    bloc: String,
-    unit: String,
+pub(crate) struct SampleRecommendation {
+    pub(crate) id: String,
+    pub(crate) text: String,
+    /// The matter.
+    pub(crate) cluster: String,
+    pub(crate) bloc: String,
+    pub(crate) unit: String,
+}
+
+/// The sample recommendations, in file order.
+pub(crate) fn sample_recommendations() -> Result<Vec<SampleRecommendation>> {
+    SAMPLE_RECOMMENDATIONS
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|error| Error::internal(format!("sample recommendations: {error}")))
 }
 
 /// The organ of a commune that speaks for a bloc.
@@ -533,25 +546,9 @@ fn organ_of(unit: &str, bloc: &str) -> Option<String> {
 /// and escalates the special-mechanism one. Returns how many were sent.
 async fn send_sample_recommendations(store: &Arc<dyn Store>, now: OffsetDateTime) -> Result<u32> {
     const HOME_AFFAIRS: &str = "01-home-affairs";
-    let samples: Vec<SampleRecommendation> = SAMPLE_RECOMMENDATIONS
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()
-        .map_err(|error| Error::internal(format!("sample recommendations: {error}")))?;
-    let instant = Arc::new(std::sync::Mutex::new(now));
-    let clock_instant = instant.clone();
-    let services = Services::new(
-        store.clone(),
-        Arc::new(move || match clock_instant.lock() {
-            Ok(guard) => *guard,
-            Err(poisoned) => *poisoned.into_inner(),
-        }),
-    );
-    let set_clock = |at: OffsetDateTime| match instant.lock() {
-        Ok(mut guard) => *guard = at,
-        Err(poisoned) => *poisoned.into_inner() = at,
-    };
+    let samples = sample_recommendations()?;
+    let clock = generate::SettableClock::at(now);
+    let services = Services::new(store.clone(), clock.clock());
     let department = generate::acting_as(store.as_ref(), HOME_AFFAIRS, Role::Reviewer).await?;
     let count = samples.len();
     let mut sent = 0;
@@ -560,7 +557,7 @@ async fn send_sample_recommendations(store: &Arc<dyn Store>, now: OffsetDateTime
         // Oldest first, evenly over 90 days.
         let minutes_before = i64::try_from((count - index) * 90 * 24 * 60 / count).unwrap_or(0);
         let at = now - Duration::minutes(minutes_before);
-        set_clock(at);
+        clock.set(at);
         if index == count / 2 {
             decide_sample_matters(&services, &department, &clusters_of_matter, at).await?;
         }

@@ -26,6 +26,11 @@
 //! share of online dossiers that rises over the years, and always satisfy
 //! the form's rules.
 //!
+//! With [`Options::recommendations`] the communes also raise recommendations
+//! over the history, which the Department of Home Affairs partly answers and
+//! escalates ([`recommendations`]), so cluster rankings and the dossier have
+//! years of matters too.
+//!
 //! Everything follows from the options and today: the same options and day
 //! give the same reports, figures and timestamps. Request ids are derived
 //! from them too, so filling the same database again replays what is
@@ -35,6 +40,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration as StdDuration, Instant};
+
+mod recommendations;
+
+pub use recommendations::SentRecommendations;
 
 use crate::demo::{
     ADMIN_ORGAN, STAFFING_FORM, STAFFING_OWNER, TTHC_FORM, TTHC_OWNER, count_indicator, staffing_form,
@@ -241,6 +250,28 @@ impl Span {
             _ => 0,
         };
         (ordinal(period) - ordinal(self.first_month)) as f64
+    }
+}
+
+/// A clock that stays where it is set: writes through the use cases under
+/// it are stamped with the moment the history says they happened.
+#[derive(Clone)]
+pub(crate) struct SettableClock(Arc<std::sync::Mutex<OffsetDateTime>>);
+
+impl SettableClock {
+    pub(crate) fn at(instant: OffsetDateTime) -> SettableClock {
+        SettableClock(Arc::new(std::sync::Mutex::new(instant)))
+    }
+
+    pub(crate) fn set(&self, instant: OffsetDateTime) {
+        // An instant is a plain value: one left by a panic is still whole.
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = instant;
+    }
+
+    /// The clock to build use cases with.
+    pub(crate) fn clock(&self) -> lienthong_domain::service::Clock {
+        let instant = self.0.clone();
+        Arc::new(move || *instant.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
@@ -828,6 +859,9 @@ pub struct Options {
     pub every_nth_commune: usize,
     /// Reports written at once.
     pub concurrency: u32,
+    /// Also send recommendations over the history
+    /// ([`recommendations::send`]).
+    pub recommendations: bool,
 }
 
 /// What filling wrote.
@@ -849,6 +883,7 @@ pub struct Filled {
     pub writes: u64,
     pub elapsed: StdDuration,
     pub concurrency: u32,
+    pub recommendations: SentRecommendations,
 }
 
 impl Filled {
@@ -926,7 +961,7 @@ pub async fn fill(store: Arc<dyn Store>, options: &Options, now: OffsetDateTime)
     );
     let token_ids: Vec<i64> = submitters.iter().map(|submitter| submitter.token_id).collect();
     let shared = Arc::new(Shared {
-        store,
+        store: store.clone(),
         seed: options.seed,
         span,
         jobs: plan.jobs,
@@ -943,7 +978,13 @@ pub async fn fill(store: Arc<dyn Store>, options: &Options, now: OffsetDateTime)
             .await
             .with_context(|| format!("revoking the generator's token {token_id}"))?;
     }
-    written
+    let mut filled = written?;
+    if options.recommendations {
+        filled.recommendations = recommendations::send(store, options.seed, &filled.span, &organs, now)
+            .await
+            .context("sending recommendations")?;
+    }
+    Ok(filled)
 }
 
 /// Every n-th commune's organs, communes in code order.
@@ -1016,6 +1057,7 @@ async fn write_all(
         writes: tally.writes,
         elapsed,
         concurrency,
+        recommendations: SentRecommendations::default(),
     })
 }
 

@@ -28,6 +28,7 @@ impl DataArgs {
             forms: GeneratedForm::ALL.to_vec(),
             every_nth_commune: 1,
             concurrency: self.write_concurrency,
+            recommendations: true,
         }
     }
 }
@@ -65,5 +66,11 @@ pub fn print(filled: &Filled, label: &str) {
         filled.writes as f64 / seconds,
         reports as f64 / seconds,
         filled.value_rows as f64 / seconds,
+    );
+    println!(
+        "{label}: {} recommendations; {} clusters answered, {} escalated to the central government",
+        filled.recommendations.submitted,
+        filled.recommendations.clusters_answered,
+        filled.recommendations.clusters_escalated,
     );
 }
