@@ -602,6 +602,28 @@ async fn analytics_export_writes_csv_to_a_file_or_to_stdout() {
     let folder = tempfile::tempdir().expect("temp dir");
     let file = folder.path().join("september.csv");
     let path = file.to_str().expect("utf-8 path");
+    // An earlier export at the path survives a refused one.
+    std::fs::write(&file, "an earlier export\r\n").expect("write");
+    let refused = lienthong(
+        &[
+            "analytics",
+            "export",
+            "--form",
+            "no-such-form",
+            "--from",
+            "2025-09",
+            "--to",
+            "2025-09",
+            "--out",
+            path,
+        ],
+        &environment,
+    );
+    assert!(!refused.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the earlier file"),
+        "an earlier export\r\n"
+    );
 
     let written = stdout(&lienthong(
         &[
@@ -631,6 +653,11 @@ async fn analytics_export_writes_csv_to_a_file_or_to_stdout() {
         &environment,
     ));
     assert_eq!(written, format!("6 rows written to {path}\n"));
+    assert_eq!(
+        std::fs::read_dir(folder.path()).expect("folder").count(),
+        1,
+        "nothing but the export is left beside it"
+    );
     // 100 of 400 and 30 of 200 online; Giảng Võ (00025) owes its report, so
     // it has no value (and its ratio parts add up to nothing).
     assert_eq!(

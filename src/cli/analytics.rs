@@ -228,20 +228,36 @@ async fn export(arguments: ExportArgs) -> anyhow::Result<()> {
             write_rows(&mut batches, &columns, &mut csv).await?;
         }
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            // Written beside the target and renamed over it once whole: a
+            // stream that breaks off leaves no half a file behind, and an
+            // earlier export at that path stays as it was.
+            let partial = partial_path(path);
+            let file =
+                std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
             let mut csv = CsvWriter::new(BufWriter::new(file));
-            match write_rows(&mut batches, &columns, &mut csv).await {
+            let written = write_rows(&mut batches, &columns, &mut csv).await;
+            drop(csv);
+            match written.and_then(|rows| {
+                std::fs::rename(&partial, path)
+                    .with_context(|| format!("moving {} to {}", partial.display(), path.display()))?;
+                Ok(rows)
+            }) {
                 Ok(rows) => say!("{rows} rows written to {}", path.display()),
                 Err(error) => {
-                    // A stream that broke off leaves no half a file behind.
-                    drop(csv);
-                    remove_partial(path);
+                    remove_partial(&partial);
                     return Err(error);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// `report.csv.partial` beside `report.csv`.
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
 }
 
 fn remove_partial(path: &Path) {
