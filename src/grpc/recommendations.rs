@@ -74,17 +74,20 @@ impl RecommendationRpc for RecommendationApi {
         let (sender, receiver) = tokio::sync::mpsc::channel(WATCH_BATCH as usize);
         let recommendations = self.recommendations.clone();
         let tokens = self.tokens.clone();
+        let announce_start = request.announce_start;
         let organ = request.organ;
         tokio::spawn(async move {
             let mut authenticated_at = tokio::time::Instant::now();
-            // The position the watch starts from comes first, so a client that
-            // loses the stream before any event can still resume from there.
-            let opening = proto::WatchRecommendationsResponse {
-                cursor: after.to_string(),
-                event: None,
-            };
-            if sender.send(Ok(opening)).await.is_err() {
-                return;
+            // Asked for, the position the watch starts from comes first, so a
+            // client that loses the stream before any event can resume there.
+            if announce_start {
+                let opening = proto::WatchRecommendationsResponse {
+                    cursor: after.to_string(),
+                    event: None,
+                };
+                if sender.send(Ok(opening)).await.is_err() {
+                    return;
+                }
             }
             loop {
                 if authenticated_at.elapsed() >= WATCH_REAUTHENTICATE_INTERVAL {
