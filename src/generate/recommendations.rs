@@ -6,14 +6,15 @@
 //! a sample recommendation of that matter, addressed to the Department of
 //! Home Affairs. A month into the next quarter the department answers about
 //! half of those clusters still unanswered and escalates to the central
-//! government one in ten of those raised by five localities or more.
+//! government one in ten of those raised by five communes or more that
+//! quarter.
 //!
 //! Everything is submitted through the recommendation use cases under a
 //! clock set to the moment it happens, so dedup decisions, events and
 //! spans are what real submissions leave; request ids follow from the
 //! quarter and the commune (or the cluster), so filling again adds nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lienthong_domain::auth::{Principal, Role};
@@ -76,22 +77,22 @@ pub async fn send(
     let services = Services::new(store.clone(), clock.clock());
     let department = acting_as(store.as_ref(), DEPARTMENT, Role::Reviewer).await?;
     let mut sent = SentRecommendations::default();
-    let mut last_quarters_clusters: Vec<i64> = Vec::new();
+    // The clusters the last quarter's recommendations went to, with the
+    // communes that raised each: what the department decides on next.
+    let mut last_quarters_clusters: RaisedClusters = BTreeMap::new();
     for quarter in span.first_quarter.through(span.last_quarter) {
         let (start, end) = quarter.calendar_span(quarter);
-        let deciding_at = start + DECISION_DELAY;
-        if deciding_at < now {
-            clock.set(deciding_at);
-            let decider = Decider {
-                services: &services,
-                store: store.as_ref(),
-                department: &department,
-                seed,
-                at: deciding_at,
-            };
-            decider.decide(&last_quarters_clusters, &mut sent).await?;
-        }
         let label = quarter.to_string();
+        let deciding_at = start + DECISION_DELAY;
+        let mut undecided = deciding_at < now;
+        let decider = Decider {
+            services: &services,
+            store: store.as_ref(),
+            department: &department,
+            seed,
+            quarter: &label,
+            at: deciding_at,
+        };
         let mut matters_rng = Rng::new(seed, &["recommended matters", &label]);
         let in_the_air: Vec<&Vec<&SampleRecommendation>> = (0..MATTERS_PER_QUARTER)
             .filter_map(|_| matters.get(pick(&mut matters_rng, matters.len())))
@@ -119,8 +120,14 @@ pub async fn send(
             }
         }
         submissions.sort_by_key(|(at, ..)| *at);
-        let mut clusters = Vec::with_capacity(submissions.len());
+        let mut clusters: RaisedClusters = BTreeMap::new();
         for (at, organ, sample, locality) in submissions {
+            // In time order: what is submitted after the decisions sees them.
+            if undecided && at >= deciding_at {
+                clock.set(deciding_at);
+                decider.decide(&last_quarters_clusters, &mut sent).await?;
+                undecided = false;
+            }
             clock.set(at);
             let view = services
                 .recommendations
@@ -136,52 +143,76 @@ pub async fn send(
                     },
                 )
                 .await?;
-            clusters.push(view.recommendation.cluster_id);
+            clusters
+                .entry(view.recommendation.cluster_id)
+                .or_default()
+                .insert(locality);
             sent.submitted += 1;
         }
-        clusters.sort_unstable();
-        clusters.dedup();
+        if undecided {
+            clock.set(deciding_at);
+            decider.decide(&last_quarters_clusters, &mut sent).await?;
+        }
         last_quarters_clusters = clusters;
     }
     Ok(sent)
 }
 
-/// The department deciding, at a moment the clock is set to.
+/// Clusters a quarter's recommendations went to, each with the communes
+/// that raised it then.
+type RaisedClusters<'a> = BTreeMap<i64, BTreeSet<&'a str>>;
+
+/// The department deciding, in `quarter`, at a moment the clock is set to.
 struct Decider<'a> {
     services: &'a Services,
     store: &'a dyn Store,
     department: &'a Principal,
     seed: u64,
+    quarter: &'a str,
     at: OffsetDateTime,
 }
 
 impl Decider<'_> {
-    /// Decides the clusters a quarter touched.
-    async fn decide(&self, clusters: &[i64], sent: &mut SentRecommendations) -> anyhow::Result<()> {
+    /// Decides on the clusters the last quarter raised that are still
+    /// unanswered and the department's. Each draw follows from the seed, the
+    /// cluster and the quarter, and "widely raised" from the communes the
+    /// generator itself sent, so filling again decides nothing new.
+    async fn decide(
+        &self,
+        clusters: &RaisedClusters<'_>,
+        sent: &mut SentRecommendations,
+    ) -> anyhow::Result<()> {
         let Decider {
             services,
             store,
             department,
             seed,
+            quarter,
             at,
         } = *self;
-        for &cluster_id in clusters {
+        for (&cluster_id, communes) in clusters {
             let Some(cluster) = store.get_cluster(cluster_id).await? else {
                 continue;
             };
-            if !cluster.status.is_unanswered() || cluster.member_count == 0 {
+            if !cluster.status.is_unanswered()
+                || cluster.member_count == 0
+                || !cluster.is_handled_by(DEPARTMENT)
+            {
                 continue;
             }
-            let mut rng = Rng::new(seed, &["recommendation decision", &cluster_id.to_string()]);
-            if cluster.locality_codes.len() >= WIDELY_RAISED && rng.chance(ESCALATED_SHARE) {
+            let mut rng = Rng::new(
+                seed,
+                &["recommendation decision", &cluster_id.to_string(), quarter],
+            );
+            if communes.len() >= WIDELY_RAISED && rng.chance(ESCALATED_SHARE) {
                 services
                     .recommendations
                     .escalate(
                         department,
                         cluster_id,
                         "Đề nghị Chính phủ, các bộ, ngành xem xét, sửa đổi quy định để địa phương thực hiện \
-                     thống nhất.",
-                        &format!("generated-escalate-{cluster_id}"),
+                         thống nhất.",
+                        &format!("generated-escalate-{cluster_id}-{quarter}"),
                     )
                     .await?;
                 sent.clusters_escalated += 1;
@@ -196,7 +227,7 @@ impl Decider<'_> {
                      nghị các xã, phường triển khai theo văn bản hướng dẫn.",
                     &format!("{cluster_id}/SNV-TH"),
                     &today.to_string(),
-                    &format!("generated-answer-{cluster_id}"),
+                    &format!("generated-answer-{cluster_id}-{quarter}"),
                 )
                 .await?;
                 sent.clusters_answered += 1;
