@@ -85,7 +85,10 @@ async fn a_generated_history_has_recommendations_clustered_answered_and_escalate
     assert_eq!(total_again, total, "filling again adds no recommendation");
     assert_eq!(again.recommendations.submitted, sent.submitted);
     assert_eq!(
-        (again.recommendations.clusters_answered, again.recommendations.clusters_escalated),
+        (
+            again.recommendations.clusters_answered,
+            again.recommendations.clusters_escalated
+        ),
         (0, 0),
         "nor decides anything new"
     );

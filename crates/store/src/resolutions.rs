@@ -136,25 +136,54 @@ fn word_pattern(word: &str) -> String {
     pattern
 }
 
-/// Search columns in a layout older than this release's, blanked by
-/// migration 0010, are computed again here, when the store opens.
+/// The layout of the search columns this store writes (migration 0010):
+/// the words alone, each between single spaces.
+const SEARCH_LAYOUT: i64 = 2;
+
+/// Resolutions brought to [`SEARCH_LAYOUT`] per transaction.
+const SEARCH_REBUILD_BATCH: i64 = 500;
+
+/// Brings the search columns of rows in an older layout up to date, batch
+/// by batch, when the store opens. Servers starting together may each do
+/// some of it; the values they write are the same.
 pub(crate) async fn rebuild_search_columns(pool: &sqlx::AnyPool) -> Result<()> {
-    let blank: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, title, summary FROM resolutions WHERE search_text = ''")
-            .fetch_all(pool)
+    let mut after = 0_i64;
+    loop {
+        let mut transaction = pool
+            .begin()
             .await
-            .or_database_failure("finding resolutions to index for search")?;
-    for (id, title, summary) in blank {
-        let search = SearchColumns::of(&title, &summary);
-        sqlx::query("UPDATE resolutions SET search_text = $1, search_folded = $2 WHERE id = $3")
+            .or_database_failure("starting a search rebuild")?;
+        let stale: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, title, summary FROM resolutions WHERE search_layout < $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(SEARCH_LAYOUT)
+        .bind(after)
+        .bind(SEARCH_REBUILD_BATCH)
+        .fetch_all(&mut *transaction)
+        .await
+        .or_database_failure("finding resolutions to index for search")?;
+        let Some(&(last, _, _)) = stale.last() else {
+            return Ok(());
+        };
+        for (id, title, summary) in &stale {
+            let search = SearchColumns::of(title, summary);
+            sqlx::query(
+                "UPDATE resolutions SET search_text = $1, search_folded = $2, search_layout = $3 WHERE id = $4",
+            )
             .bind(search.with_diacritics)
             .bind(search.without_diacritics)
-            .bind(id)
-            .execute(pool)
+            .bind(SEARCH_LAYOUT)
+            .bind(*id)
+            .execute(&mut *transaction)
             .await
             .or_database_failure("indexing a resolution for search")?;
+        }
+        transaction
+            .commit()
+            .await
+            .or_database_failure("committing a search rebuild")?;
+        after = last;
     }
-    Ok(())
 }
 
 #[async_trait]
@@ -174,8 +203,8 @@ impl ResolutionStore for SqlStore {
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO resolutions (issuing_organ_id, locality_code, symbol, symbol_key, adoption_year, \
              adoption_date, effective_date, topic, title, summary, full_text, search_text, search_folded, \
-             budget_vnd, supersedes, status, review_count, filed_at, filed_by_token, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, $18, $17) \
+             search_layout, budget_vnd, supersedes, status, review_count, filed_at, filed_by_token, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $19, $14, $15, $16, 0, $17, $18, $17) \
              RETURNING id",
         )
         .bind(&resolution.issuing_organ_id)
@@ -196,6 +225,7 @@ impl ResolutionStore for SqlStore {
         .bind(ResolutionStatus::PendingReview.as_str())
         .bind(filed_at)
         .bind(resolution.filed_by_token)
+        .bind(SEARCH_LAYOUT)
         .fetch_one(&mut *transaction)
         .await;
         let resolution_id = match inserted {
