@@ -1501,8 +1501,6 @@ impl RecommendationStore for SqlStore {
 }
 
 impl SqlStore {
-    /// See [`RecommendationStore::reindex_recommendations`]; one serialised
-    /// transaction, so submissions never see a half-rebuilt index.
     /// Re-analyses the next stale recommendations after id `after`, at most
     /// [`REINDEX_BATCH`], in one transaction: their analyses, band keys and
     /// the document frequencies they change (each old term counted out,
@@ -1577,10 +1575,24 @@ impl SqlStore {
                 .await
                 .or_database_failure("changing document frequencies")?;
         }
-        sqlx::query("DELETE FROM dedup_terms WHERE document_count <= 0")
-            .execute(&mut *transaction)
-            .await
-            .or_database_failure("dropping terms no analysis has")?;
+        // Only terms this batch counted out can have dropped to nothing; the
+        // primary key finds them, where a filter on the count would scan
+        // every term under the lock.
+        let counted_out: Vec<&str> = changes
+            .iter()
+            .filter(|(_, change)| *change < 0)
+            .map(|(term, _)| term.as_str())
+            .collect();
+        for chunk in counted_out.chunks(500) {
+            let mut query = NumberedQuery::new("DELETE FROM dedup_terms");
+            query.push_condition("document_count <= {}", 0_i64)?;
+            query.push_condition_in("term IN ({})", chunk.iter().copied())?;
+            let (sql, arguments) = query.into_parts();
+            sqlx::query_with(sql, arguments)
+                .execute(&mut *transaction)
+                .await
+                .or_database_failure("dropping terms no analysis has")?;
+        }
         commit(transaction).await?;
         Ok(Some((last, u64::try_from(stale.len()).unwrap_or(u64::MAX))))
     }
