@@ -1,9 +1,9 @@
-//! The protobuf codec of every service: prost's, except that a message that
-//! cannot be decoded is the sender's error, not the server's. Prost reports
+//! The protobuf codec of every service: prost's, except that a request that
+//! cannot be decoded is the caller's error, not the server's. Prost reports
 //! it as INTERNAL; here it is INVALID_ARGUMENT naming the field, so text
-//! that is not valid UTF-8 is refused like any other bad field. Generated
-//! clients share the codec, so a response that cannot be decoded reads the
-//! same way on their side.
+//! that is not valid UTF-8 is refused like any other bad field. The
+//! generated clients share the codec; a response they cannot decode stays
+//! INTERNAL, as gRPC has it.
 
 use std::marker::PhantomData;
 
@@ -58,10 +58,22 @@ impl<U: Message + Default> Decoder for FieldReportingDecoder<U> {
     type Error = Status;
 
     fn decode(&mut self, buffer: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buffer)
-            .map(Some)
-            .map_err(|error| to_status(undecodable(&error.to_string())))
+        decode_message(buffer).map(Some)
     }
+}
+
+/// Decodes a message; a request that cannot be decoded is INVALID_ARGUMENT,
+/// anything else INTERNAL.
+fn decode_message<U: Message + Default>(buffer: impl prost::bytes::Buf) -> Result<U, Status> {
+    U::decode(buffer).map_err(|error| {
+        // Servers decode requests, clients responses; the contract names
+        // every request message `…Request` (buf's RPC_REQUEST_STANDARD_NAME).
+        if std::any::type_name::<U>().ends_with("Request") {
+            to_status(undecodable(&error.to_string()))
+        } else {
+            Status::internal(error.to_string())
+        }
+    })
 }
 
 /// The field a prost decoding error names, as a path from the top message
@@ -121,14 +133,6 @@ mod tests {
             )
         );
         assert_eq!(
-            field_and_description(
-                "failed to decode Protobuf message: IndicatorValue.text_value: \
-                 SubmitReportRequest.values: invalid string value: data is not UTF-8 encoded"
-            )
-            .0,
-            "values.text_value"
-        );
-        assert_eq!(
             field_and_description("failed to decode Protobuf message: invalid varint"),
             (
                 "message".to_owned(),
@@ -137,23 +141,64 @@ mod tests {
         );
     }
 
+    /// A request with a list of items, each a choice of text or number, as
+    /// `SubmitReportRequest.values` holds indicator values.
+    #[derive(Clone, PartialEq, Message)]
+    struct ChoicesRequest {
+        #[prost(message, repeated, tag = "1")]
+        items: Vec<Item>,
+    }
+
+    #[derive(Clone, PartialEq, Message)]
+    struct Item {
+        #[prost(oneof = "Choice", tags = "2, 3")]
+        choice: Option<Choice>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    enum Choice {
+        #[prost(string, tag = "2")]
+        Text(String),
+        #[prost(int64, tag = "3")]
+        Number(i64),
+    }
+
+    /// The same on the wire, with the text as raw bytes.
+    #[derive(Clone, PartialEq, Message)]
+    struct RawChoices {
+        #[prost(message, repeated, tag = "1")]
+        items: Vec<RawItem>,
+    }
+
+    #[derive(Clone, PartialEq, Message)]
+    struct RawItem {
+        #[prost(bytes = "vec", tag = "2")]
+        text: Vec<u8>,
+    }
+
     #[test]
-    fn prost_still_words_its_errors_as_parsed_here() {
-        #[derive(Clone, PartialEq, Message)]
-        struct Bytes {
-            #[prost(bytes = "vec", tag = "2")]
-            text: Vec<u8>,
-        }
-        #[derive(Clone, PartialEq, Message)]
-        struct Text {
-            #[prost(string, tag = "2")]
-            text: String,
-        }
-        let encoded = Bytes {
-            text: vec![0x66, 0xff, 0x66],
+    fn prost_errors_name_the_field_from_the_top_message() {
+        let encoded = RawChoices {
+            items: vec![RawItem {
+                text: vec![0x66, 0xff, 0x66],
+            }],
         }
         .encode_to_vec();
-        let error = Text::decode(encoded.as_slice()).expect_err("not UTF-8");
-        assert_eq!(field_and_description(&error.to_string()).0, "text");
+        let error = ChoicesRequest::decode(encoded.as_slice()).expect_err("not UTF-8");
+        // Prost names a oneof by its field, not by the variant.
+        assert_eq!(field_and_description(&error.to_string()).0, "items.choice");
+    }
+
+    #[test]
+    fn only_requests_are_the_callers_fault() {
+        let encoded = RawChoices {
+            items: vec![RawItem { text: vec![0xff] }],
+        }
+        .encode_to_vec();
+        let request = decode_message::<ChoicesRequest>(encoded.as_slice()).expect_err("bad");
+        assert_eq!(request.code(), tonic::Code::InvalidArgument);
+        let response =
+            decode_message::<Item>(RawItem { text: vec![0xff] }.encode_to_vec().as_slice()).expect_err("bad");
+        assert_eq!(response.code(), tonic::Code::Internal);
     }
 }
