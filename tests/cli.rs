@@ -602,7 +602,7 @@ async fn analytics_export_writes_csv_to_a_file_or_to_stdout() {
     let folder = tempfile::tempdir().expect("temp dir");
     let file = folder.path().join("september.csv");
     let path = file.to_str().expect("utf-8 path");
-    // An earlier export at the path survives a refused one.
+    // A refused export leaves an earlier one at the path as it was.
     std::fs::write(&file, "an earlier export\r\n").expect("write");
     let refused = lienthong(
         &[

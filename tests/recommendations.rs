@@ -1235,6 +1235,14 @@ async fn text_that_is_not_utf8_or_holds_control_characters_is_refused_by_field()
         .await
         .expect_err("escape");
     assert_eq!(field_violations(&status)[0].0, "source");
+    // An identifier with NUL is refused as well, on either database.
+    let mut to_nowhere = submission(BA_DINH_COMMITTEE, IT_STAFF, "nul-3");
+    to_nowhere.addressee = "01-home\0-affairs".to_owned();
+    let status = government
+        .submit_recommendation(to_nowhere)
+        .await
+        .expect_err("NUL in an id");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     let listed = government
         .list_recommendations(proto::ListRecommendationsRequest {
             organ: BA_DINH_COMMITTEE.to_owned(),

@@ -236,8 +236,13 @@ async fn export(arguments: ExportArgs) -> anyhow::Result<()> {
                 std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
             let mut csv = CsvWriter::new(BufWriter::new(file));
             let written = write_rows(&mut batches, &columns, &mut csv).await;
-            drop(csv);
             match written.and_then(|rows| {
+                // On disk before it takes the target's name, so a crash
+                // cannot leave a truncated export under it.
+                csv.into_inner()?
+                    .into_inner()
+                    .map_err(std::io::IntoInnerError::into_error)?
+                    .sync_all()?;
                 std::fs::rename(&partial, path)
                     .with_context(|| format!("moving {} to {}", partial.display(), path.display()))?;
                 Ok(rows)
@@ -397,6 +402,12 @@ impl<W: Write> CsvWriter<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+
+    /// The output, flushed.
+    fn into_inner(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
     }
 }
 

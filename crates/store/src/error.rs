@@ -4,8 +4,24 @@
 
 use lienthong_domain::Error;
 
-/// Logs `error` in full and returns the generic internal error for it.
+/// PostgreSQL's SQLSTATE for a character its encoding cannot hold: NUL in
+/// text, which SQLite stores. sqlx does not classify it.
+const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+
+/// Logs `error` in full and returns the generic internal error for it, or
+/// for a value PostgreSQL refuses as text, an invalid argument: the domain
+/// refuses control characters in free text by field, and this keeps any
+/// identifier that slipped through from failing only on PostgreSQL.
 pub(crate) fn database_failure(operation: &str, error: &sqlx::Error) -> Error {
+    if error
+        .as_database_error()
+        .and_then(|database_error| database_error.code())
+        .as_deref()
+        == Some(CHARACTER_NOT_IN_REPERTOIRE)
+    {
+        tracing::info!(operation, %error, "a request value the database cannot hold as text");
+        return Error::invalid("request", "a field holds a character no text may (such as NUL)");
+    }
     tracing::error!(operation, %error, "database failure");
     Error::Internal(format!("the database failed while {operation}"))
 }

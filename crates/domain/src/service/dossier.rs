@@ -15,7 +15,9 @@ use crate::dossier::{Dossier, DossierEntry, Evidence, Inclusion, SupportingLocal
 use crate::error::{Error, Result, Violations};
 use crate::form::FormVersion;
 use crate::period::{Period, Periodicity, WindowRule};
-use crate::recommendation::{CENTRAL, ClusterRanking, ClusterStatus, DedupOutcome, RankedCluster};
+use crate::recommendation::{
+    CENTRAL, ClusterRanking, ClusterStatus, DedupOutcome, RankedCluster, TOPIC_LABEL_RULE, is_topic_label,
+};
 use crate::store::Store;
 
 /// Default and largest number of ranked clusters in one answer.
@@ -104,8 +106,8 @@ fn ranking_order(left: &RankedCluster, right: &RankedCluster) -> std::cmp::Order
 
 fn check_topics(topics: &[String], violations: &mut Violations) {
     for (index, topic) in topics.iter().enumerate() {
-        if topic.trim().is_empty() {
-            violations.add(format!("topics[{index}]"), "must not be empty");
+        if !is_topic_label(topic) {
+            violations.add(format!("topics[{index}]"), TOPIC_LABEL_RULE);
         }
     }
 }
