@@ -634,9 +634,17 @@ async fn merging_clusters_from_two_blocs_moves_every_member_into_the_target() {
     assert_eq!(emptied.member_count, 0);
     assert!(emptied.members.is_empty());
     // Both clusters keep who merged them, and when.
-    for (name, detail) in [
-        (&target.cluster, format!("1 members from {}", source.cluster)),
-        (&source.cluster, target.cluster.clone()),
+    for (name, kind, detail) in [
+        (
+            &target.cluster,
+            proto::ClusterDecisionKind::Merge,
+            format!("1 members from {}", source.cluster),
+        ),
+        (
+            &source.cluster,
+            proto::ClusterDecisionKind::MergedInto,
+            target.cluster.clone(),
+        ),
     ] {
         let decisions = department
             .get_cluster(proto::GetClusterRequest { name: name.clone() })
@@ -646,7 +654,7 @@ async fn merging_clusters_from_two_blocs_moves_every_member_into_the_target() {
             .decisions;
         assert_eq!(decisions.len(), 1, "{decisions:?}");
         let decision = &decisions[0];
-        assert_eq!(decision.kind(), proto::RecommendationEventKind::Merged);
+        assert_eq!(decision.kind(), kind);
         assert_eq!(decision.actor_organ, HOME_AFFAIRS);
         assert_eq!(decision.detail, detail);
         assert_eq!(decision.recommendation, "");

@@ -729,8 +729,7 @@ pub fn ranked_cluster_to_proto(ranked: RankedCluster) -> proto::RankedCluster {
     }
 }
 
-/// The kind of event a decision causes, which is also how the audit trail
-/// names the decision.
+/// The kind of event a decision causes.
 fn event_kind(decision: ClusterDecision) -> proto::RecommendationEventKind {
     match decision {
         ClusterDecision::Assign => proto::RecommendationEventKind::Assigned,
@@ -745,8 +744,20 @@ fn event_kind(decision: ClusterDecision) -> proto::RecommendationEventKind {
 }
 
 pub fn recorded_decision_to_proto(recorded: RecordedDecision) -> proto::ClusterDecision {
+    let kind = match recorded.decision {
+        ClusterDecision::Assign => proto::ClusterDecisionKind::Assign,
+        ClusterDecision::Answer => proto::ClusterDecisionKind::Answer,
+        ClusterDecision::Reopen => proto::ClusterDecisionKind::Reopen,
+        ClusterDecision::Escalate => proto::ClusterDecisionKind::Escalate,
+        ClusterDecision::ConfirmDuplicate => proto::ClusterDecisionKind::ConfirmDuplicate,
+        ClusterDecision::KeepSeparate => proto::ClusterDecisionKind::KeepSeparate,
+        ClusterDecision::Merge => proto::ClusterDecisionKind::Merge,
+        ClusterDecision::MergedInto => proto::ClusterDecisionKind::MergedInto,
+        ClusterDecision::MoveOut => proto::ClusterDecisionKind::MoveOut,
+        ClusterDecision::MoveIn => proto::ClusterDecisionKind::MoveIn,
+    };
     proto::ClusterDecision {
-        kind: event_kind(recorded.decision).into(),
+        kind: kind.into(),
         recommendation: recorded
             .recommendation_id
             .map(recommendation_name)
