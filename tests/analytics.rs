@@ -1123,3 +1123,109 @@ async fn the_analytics_service_is_served_and_healthy() {
         .into_inner();
     assert_eq!(response.status(), ServingStatus::Serving);
 }
+
+/// Every AnalyticsService RPC × every kind of caller. Figures of a form:
+/// its owning department's reviewers, analysts and administrators city-wide,
+/// a submitter its own organ's; clusters: reviewers, analysts and
+/// administrators.
+#[tokio::test]
+async fn analytics_authorisation_matrix() {
+    let fixture = first_quarter().await;
+    let callers = [
+        ("own submitter", WARD, Role::Submitter),
+        ("other submitter", OTHER_WARD, Role::Submitter),
+        ("owning reviewer", TTHC_OWNER, Role::Reviewer),
+        ("other reviewer", STAFFING_OWNER, Role::Reviewer),
+        ("analyst", ADMIN_ORGAN, Role::Analyst),
+        ("admin", ADMIN_ORGAN, Role::Admin),
+    ];
+    let figures_readers = ["own submitter", "other submitter", "owning reviewer", "analyst", "admin"];
+    let cluster_readers = ["owning reviewer", "other reviewer", "analyst", "admin"];
+    for (who, organ, role) in callers {
+        let mut client = fixture.client(organ, role).await;
+        let allowed = |readers: &[&str]| {
+            if readers.contains(&who) {
+                Code::Ok
+            } else {
+                Code::PermissionDenied
+            }
+        };
+        let streamed = match client
+            .stream_aggregate_indicators(proto::StreamAggregateIndicatorsRequest {
+                form_code: FORM.to_owned(),
+                from_period: "2025-01".to_owned(),
+                to_period: "2025-03".to_owned(),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                match stream.message().await {
+                    Ok(_) => Code::Ok,
+                    Err(status) => status.code(),
+                }
+            }
+            Err(status) => status.code(),
+        };
+        let matrix = [
+            ("StreamAggregateIndicators", streamed, allowed(&figures_readers)),
+            (
+                "GetReportingRates",
+                code_of(
+                    client
+                        .get_reporting_rates(proto::GetReportingRatesRequest {
+                            form_code: FORM.to_owned(),
+                            from_period: "2025-01".to_owned(),
+                            to_period: "2025-03".to_owned(),
+                            ..Default::default()
+                        })
+                        .await,
+                ),
+                allowed(&figures_readers),
+            ),
+            (
+                "ListOutliers",
+                code_of(
+                    client
+                        .list_outliers(proto::ListOutliersRequest {
+                            form_code: FORM.to_owned(),
+                            from_period: "2025-01".to_owned(),
+                            to_period: "2025-03".to_owned(),
+                            ..Default::default()
+                        })
+                        .await,
+                ),
+                allowed(&figures_readers),
+            ),
+            (
+                "RankClusters",
+                code_of(
+                    client
+                        .rank_clusters(proto::RankClustersRequest {
+                            from_period: "2025-Q1".to_owned(),
+                            to_period: "2025-Q1".to_owned(),
+                            ..Default::default()
+                        })
+                        .await,
+                ),
+                allowed(&cluster_readers),
+            ),
+            (
+                "GetAnsweredMatches",
+                code_of(
+                    client
+                        .get_answered_matches(proto::GetAnsweredMatchesRequest {
+                            from_period: "2025-Q1".to_owned(),
+                            to_period: "2025-Q1".to_owned(),
+                        })
+                        .await,
+                ),
+                allowed(&cluster_readers),
+            ),
+        ];
+        for (rpc, got, expected) in matrix {
+            assert_eq!(got, expected, "{rpc} as {who}");
+        }
+    }
+}
