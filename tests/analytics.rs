@@ -1139,7 +1139,13 @@ async fn analytics_authorisation_matrix() {
         ("analyst", ADMIN_ORGAN, Role::Analyst),
         ("admin", ADMIN_ORGAN, Role::Admin),
     ];
-    let figures_readers = ["own submitter", "other submitter", "owning reviewer", "analyst", "admin"];
+    let figures_readers = [
+        "own submitter",
+        "other submitter",
+        "owning reviewer",
+        "analyst",
+        "admin",
+    ];
     let cluster_readers = ["owning reviewer", "other reviewer", "analyst", "admin"];
     for (who, organ, role) in callers {
         let mut client = fixture.client(organ, role).await;

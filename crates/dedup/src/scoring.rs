@@ -374,9 +374,11 @@ impl Engine {
         ))
     }
 
-    /// The candidates scoring at least the review threshold, best first, one
-    /// per cluster, at most `limit`: what a submitter checking a text before
-    /// sending it is shown, whatever [`decide`](Self::decide) would do.
+    /// The candidates scoring at least the review threshold, one per
+    /// cluster, at most `limit`: what a submitter checking a text before
+    /// sending it is shown. The one [`decide`](Self::decide) would link to
+    /// comes first (a candidate scoring higher may be barred from a link by
+    /// its numbers or places), then the rest best first.
     pub fn rank_similar(
         &self,
         new: &Analysis,
@@ -384,8 +386,14 @@ impl Engine {
         corpus: &dyn CorpusStats,
         limit: usize,
     ) -> Vec<ScoredCandidate> {
-        let (_, suggestions) = self.score(new, candidates, corpus);
-        best_per_cluster(suggestions, limit)
+        let (best_link, suggestions) = self.score(new, candidates, corpus);
+        let mut ranked = best_per_cluster(suggestions, usize::MAX);
+        if let Some(link) = best_link {
+            ranked.retain(|suggestion| suggestion.cluster_id != link.cluster_id);
+            ranked.insert(0, link);
+        }
+        ranked.truncate(limit);
+        ranked
     }
 
     /// Scores the candidates: the best one a link may go to, and every one

@@ -319,3 +319,51 @@ fn the_terms_to_weigh_are_all_a_decision_reads() {
         }
     }
 }
+
+/// Similar texts for a submitter checking before sending: the cluster the
+/// text would join comes first even when a candidate barred from a link (its
+/// numbers disagree) scores higher; then the rest, best first.
+#[test]
+fn the_cluster_a_text_would_join_is_listed_first() {
+    let engine = Engine::default();
+    let new =
+        engine.analyze("Đề nghị Thành phố bổ sung 02 biên chế công chức công nghệ thông tin cho phường.");
+    let other_count =
+        engine.analyze("Đề nghị Thành phố bổ sung 05 biên chế công chức công nghệ thông tin cho phường.");
+    let paraphrase = engine.analyze(
+        "Kiến nghị Thành phố giao thêm biên chế công chức CNTT cho phường, hiện chưa có người phụ trách.",
+    );
+    let mut analyses = background(&engine);
+    analyses.extend([other_count.clone(), paraphrase.clone()]);
+    let corpus = Corpus::of(&analyses);
+    let candidates = [
+        Candidate {
+            recommendation_id: 1,
+            cluster_id: 10,
+            analysis: &other_count,
+            cluster_canonical: &other_count,
+        },
+        Candidate {
+            recommendation_id: 2,
+            cluster_id: 20,
+            analysis: &paraphrase,
+            cluster_canonical: &paraphrase,
+        },
+    ];
+    let Decision::Link(link) = engine.decide(&new, &candidates, &corpus) else {
+        panic!("the paraphrase links");
+    };
+    assert_eq!(link.cluster_id, 20);
+    let vetoed = engine.similarity(&new, &other_count, &corpus);
+    assert!(
+        vetoed.vetoed && vetoed.score > link.score,
+        "{vetoed:?} against {link:?}"
+    );
+
+    let similar = engine.rank_similar(&new, &candidates, &corpus, 5);
+    assert_eq!(
+        similar.iter().map(|found| found.cluster_id).collect::<Vec<_>>(),
+        [20, 10]
+    );
+    assert_eq!(engine.rank_similar(&new, &candidates, &corpus, 1).len(), 1);
+}
