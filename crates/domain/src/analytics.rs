@@ -131,6 +131,14 @@ pub struct CatalogueVersions {
     pub directory_version: i64,
 }
 
+/// [`AnalyticsStore::report_receipts`]: the receipts and the versions they
+/// were read under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipts {
+    pub versions: CatalogueVersions,
+    pub receipts: Vec<ReportReceipt>,
+}
+
 /// A report as the reporting rates count it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportReceipt {
@@ -167,9 +175,12 @@ pub trait AnalyticsStore: Send + Sync + std::fmt::Debug + 'static {
         indicator_codes: &[String],
     ) -> Result<Vec<ReportFigures>>;
     /// Every report of the form and periods in scope (and of its organ, when
-    /// it names one), in no particular order. The other organ filters are
-    /// the caller's to apply: it knows the organs that owe the form.
-    async fn report_receipts(&self, scope: &ReportScope) -> Result<Vec<ReportReceipt>>;
+    /// it names one), in no particular order, with the catalogue versions
+    /// read in the same statement: a caller that planned the scope on
+    /// versions it remembered learns, without a round trip of its own,
+    /// whether they still hold. The other organ filters are the caller's to
+    /// apply: it knows the organs that owe the form.
+    async fn report_receipts(&self, scope: &ReportScope) -> Result<Receipts>;
     /// Every numeric value of the indicators in scope, ordered by organ,
     /// indicator and period.
     async fn reported_values(

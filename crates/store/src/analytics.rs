@@ -16,7 +16,7 @@
 use async_trait::async_trait;
 use lienthong_domain::Result;
 use lienthong_domain::analytics::{
-    AnalyticsStore, CatalogueVersions, ReportFigures, ReportReceipt, ReportScope, ReportSelection,
+    AnalyticsStore, CatalogueVersions, Receipts, ReportFigures, ReportReceipt, ReportScope, ReportSelection,
     ReportedValue,
 };
 use lienthong_domain::directory::LocalityKind;
@@ -183,8 +183,10 @@ struct FiguresRow {
 
 #[derive(sqlx::FromRow)]
 struct ReceiptsRow {
-    period: String,
-    receipts: String,
+    latest_form_version: Option<i64>,
+    directory_version: i64,
+    period: Option<String>,
+    receipts: Option<String>,
 }
 
 /// A stored digit as a flag, if it is 0 or 1.
@@ -274,28 +276,52 @@ impl AnalyticsStore for SqlStore {
         Ok(figures)
     }
 
-    async fn report_receipts(&self, scope: &ReportScope) -> Result<Vec<ReportReceipt>> {
+    async fn report_receipts(&self, scope: &ReportScope) -> Result<Receipts> {
         if reads_nothing(scope) {
-            return Ok(Vec::new());
+            return Ok(Receipts {
+                versions: self.catalogue_versions(&scope.form_code).await?,
+                receipts: Vec::new(),
+            });
         }
-        // No join: the covering index answers alone, and the caller knows
-        // the organs (which it filters by) better than a join would. One
-        // row per period, its reports as `organ LA|…` with the digits L
-        // (late) and A (accepted): organ ids have neither sign.
+        // The versions, then (joined to them, so they come back even when no
+        // report does) one row per period, its reports as `organ LA|…` with
+        // the digits L (late) and A (accepted): organ ids have neither sign.
+        // No join to organs: the covering index answers alone, and the
+        // caller knows the organs (which it filters by) better than a join
+        // would.
         let mut query = NumberedQuery::new(
-            "SELECT r.period AS period, \
-             string_agg(r.organ_id || ' ' || r.late || CASE WHEN r.status = ",
+            "SELECT v.latest_form_version, v.directory_version, g.period, g.receipts FROM \
+             (SELECT (SELECT latest_version FROM forms WHERE code = ",
         );
         query
+            .push_bind(scope.form_code.as_str())?
+            .push_sql(
+                ") AS latest_form_version, version AS directory_version FROM directory_version) v \
+                 LEFT JOIN (SELECT r.period AS period, \
+                 string_agg(r.organ_id || ' ' || r.late || CASE WHEN r.status = ",
+            )
             .push_bind(ReportStatus::Accepted.as_str())?
             .push_sql(" THEN '1' ELSE '0' END, '|') AS receipts FROM reports r");
         push_report_conditions(&mut query, scope)?;
-        query.push_sql(" GROUP BY r.period");
+        query.push_sql(" GROUP BY r.period) g ON 1 = 1");
         let rows: Vec<ReceiptsRow> = self.fetch(query, "reading report receipts").await?;
+        let versions = match rows.first() {
+            Some(row) => CatalogueVersions {
+                latest_form_version: row
+                    .latest_form_version
+                    .map(|version| from_storage_number(version, "form version"))
+                    .transpose()?,
+                directory_version: row.directory_version,
+            },
+            None => return Err(corrupt_stored_data("the directory has no version row")),
+        };
         let mut receipts = Vec::new();
         for row in rows {
-            let period = parse_period(&row.period)?;
-            for receipt in row.receipts.split('|') {
+            let (Some(period), Some(listed)) = (row.period, row.receipts) else {
+                continue;
+            };
+            let period = parse_period(&period)?;
+            for receipt in listed.split('|') {
                 let parsed = receipt
                     .split_once(' ')
                     .and_then(|(organ_id, flags)| match flags.as_bytes() {
@@ -315,7 +341,7 @@ impl AnalyticsStore for SqlStore {
                 });
             }
         }
-        Ok(receipts)
+        Ok(Receipts { versions, receipts })
     }
 
     async fn reported_values(

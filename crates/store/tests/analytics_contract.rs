@@ -457,6 +457,7 @@ async fn receipts(fixture: &Fixture, scope: &ReportScope) -> Vec<(String, String
         .report_receipts(scope)
         .await
         .expect("receipts")
+        .receipts
         .into_iter()
         .map(|receipt| {
             (
@@ -510,6 +511,37 @@ async fn receipts_are_every_report_of_the_form_and_periods() {
         ..first_quarter()
     };
     assert_eq!(receipts(&fixture, &no_periods).await, []);
+
+    // The catalogue versions come with the receipts, read in the same
+    // statement, whether any report matched or none did.
+    let versions = fixture.store.catalogue_versions(FORM).await.expect("versions");
+    for scope in [first_quarter(), no_periods] {
+        let read = fixture.store.report_receipts(&scope).await.expect("receipts");
+        assert_eq!(read.versions, versions);
+    }
+    let none_match = ReportScope {
+        organ_id: Some("no-such-organ".to_owned()),
+        ..first_quarter()
+    };
+    let read = fixture
+        .store
+        .report_receipts(&none_match)
+        .await
+        .expect("receipts");
+    assert!(read.receipts.is_empty());
+    assert_eq!(read.versions, versions);
+    let renamed = DIRECTORY_TSV.replace("Xã Thử Nghiệm", "Xã Thử Nghiệm Mới");
+    fixture
+        .store
+        .import_directory(&parse_directory(&renamed).expect("directory"))
+        .await
+        .expect("import");
+    let read = fixture
+        .store
+        .report_receipts(&first_quarter())
+        .await
+        .expect("receipts");
+    assert!(read.versions.directory_version > versions.directory_version);
 }
 
 #[tokio::test]

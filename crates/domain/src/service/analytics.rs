@@ -21,8 +21,9 @@ use time::OffsetDateTime;
 use super::Clock;
 use super::reports::{parse_period_field, periods_started_by, published_version};
 use crate::analytics::{
-    Gathered, GroupKey, Grouping, HistoryScore, RatioParts, ReportReceipt, ReportScope, ReportSelection,
-    ReportedValue, Source, Tally, modified_z_score, not_aggregatable, rolls_up, rollup_period,
+    CatalogueVersions, Gathered, GroupKey, Grouping, HistoryScore, RatioParts, Receipts, ReportReceipt,
+    ReportScope, ReportSelection, ReportedValue, Source, Tally, modified_z_score, not_aggregatable, rolls_up,
+    rollup_period,
 };
 use crate::auth::{Principal, Role};
 use crate::directory::{Bloc, Organ, OrganKind, is_locality_code};
@@ -427,12 +428,16 @@ struct Prepared {
 /// What every request would otherwise read again: published form versions
 /// (which never change) and the organs that report, per set of kinds, as of
 /// a version of the directory. Each request reads the two version numbers
-/// in one small statement and refreshes what is stale.
+/// in one small statement and refreshes what is stale; the reporting rates
+/// read them with their receipts instead, planned on the versions seen last.
 #[derive(Debug, Default)]
 struct Catalogue {
     versions: HashMap<(String, u32), Arc<FormVersion>>,
     directory_version: i64,
     reporting_organs: HashMap<Vec<OrganKind>, Arc<Vec<Organ>>>,
+    /// The catalogue versions last read with each form's reporting rates,
+    /// which the next such question is planned on.
+    seen_versions: HashMap<String, CatalogueVersions>,
 }
 
 #[derive(Clone)]
@@ -692,7 +697,9 @@ impl AnalyticsService {
         query: &RatesQuery,
         page: &PageRequest,
     ) -> Result<ReportingRates> {
-        let mut violations = Violations::new();
+        if query.form_code.is_empty() {
+            return Err(Error::invalid("form_code", "name the form"));
+        }
         let common = Common {
             form_code: &query.form_code,
             form_version: 0,
@@ -702,24 +709,49 @@ impl AnalyticsService {
             blocs: &query.blocs,
             selection: ReportSelection::LatestRevision,
         };
+        // The question is planned on the catalogue versions last seen for the
+        // form, and the receipts come back with the versions current when
+        // they were read: one round trip, not two. If the catalogue moved
+        // meanwhile, the question is planned again on what was just read.
+        let remembered = self.catalogue().seen_versions.get(&query.form_code).copied();
+        let mut versions = match remembered {
+            Some(versions) => versions,
+            None => self.store.catalogue_versions(&query.form_code).await?,
+        };
+        let (prepared, receipts) = loop {
+            let mut violations = Violations::new();
+            let prepared = self
+                .prepare_with(caller, &common, &mut violations, versions)
+                .await?;
+            violations.into_result()?;
+            let read = if prepared.scope.periods.is_empty() || prepared.organs.is_empty() {
+                Receipts {
+                    versions: self.store.catalogue_versions(&query.form_code).await?,
+                    receipts: Vec::new(),
+                }
+            } else {
+                self.store.report_receipts(&prepared.scope).await?
+            };
+            self.catalogue()
+                .seen_versions
+                .insert(query.form_code.clone(), read.versions);
+            if read.versions == versions {
+                break (prepared, read.receipts);
+            }
+            versions = read.versions;
+        };
         let Prepared {
             version,
             scope,
             organs,
             ..
-        } = self.prepare(caller, &common, &mut violations).await?;
-        violations.into_result()?;
+        } = prepared;
         let definition = &version.definition;
 
         let locality_of: HashMap<&str, &str> = organs
             .iter()
             .map(|organ| (organ.id.as_str(), organ.locality_code.as_str()))
             .collect();
-        let receipts = if scope.periods.is_empty() || organs.is_empty() {
-            Vec::new()
-        } else {
-            self.store.report_receipts(&scope).await?
-        };
         let mut counts: HashMap<(&str, Period), ReceiptCounts> = HashMap::new();
         for receipt in &receipts {
             // Only the organs expected count, so submitted never exceeds expected.
@@ -917,6 +949,17 @@ impl AnalyticsService {
             return Err(Error::invalid("form_code", "name the form"));
         }
         let versions = self.store.catalogue_versions(common.form_code).await?;
+        self.prepare_with(caller, common, violations, versions).await
+    }
+
+    /// [`prepare`](Self::prepare) under catalogue versions already known.
+    async fn prepare_with(
+        &self,
+        caller: &Principal,
+        common: &Common<'_>,
+        violations: &mut Violations,
+        versions: CatalogueVersions,
+    ) -> Result<Prepared> {
         let version = self.form_version(common, versions.latest_form_version).await?;
         let definition = &version.definition;
         let reach = reach(caller, &version)?;
