@@ -267,22 +267,25 @@ fn recommendations_cluster_writes_one_line_per_input() {
         ),
     )
     .expect("write");
-    stdout(&lienthong(
-        &[
+    // Runs the command with `extra` arguments and reads what it wrote.
+    let clustered = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut arguments = vec![
             "recommendations",
             "cluster",
             "--input",
             input.to_str().expect("utf-8 path"),
             "--output",
             output.to_str().expect("utf-8 path"),
-        ],
-        &[],
-    ));
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
-        .expect("output")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("json line"))
-        .collect();
+        ];
+        arguments.extend_from_slice(extra);
+        stdout(&lienthong(&arguments, &[]));
+        std::fs::read_to_string(&output)
+            .expect("output")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("json line"))
+            .collect()
+    };
+    let lines = clustered(&[]);
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[1]["id"], 7, "ids come back as given");
     assert_eq!(
@@ -301,24 +304,7 @@ fn recommendations_cluster_writes_one_line_per_input() {
          max_candidates = 50\nmax_postings_per_band = 64\nmax_review_suggestions = 5\n",
     )
     .expect("write");
-    stdout(&lienthong(
-        &[
-            "recommendations",
-            "cluster",
-            "--input",
-            input.to_str().expect("utf-8 path"),
-            "--output",
-            output.to_str().expect("utf-8 path"),
-            "--config",
-            config.to_str().expect("utf-8 path"),
-        ],
-        &[],
-    ));
-    let strict: Vec<serde_json::Value> = std::fs::read_to_string(&output)
-        .expect("output")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("json line"))
-        .collect();
+    let strict = clustered(&["--config", config.to_str().expect("utf-8 path")]);
     assert_ne!(
         strict[0]["cluster"], strict[1]["cluster"],
         "the configured link threshold is out of reach"

@@ -422,6 +422,16 @@ async fn filters_and_accepted_only_narrow_the_reports() {
     );
 }
 
+/// Changes the directory (a commune's name), which moves its version on.
+async fn rename_a_commune(fixture: &Fixture) {
+    let renamed = DIRECTORY_TSV.replace("Xã Thử Nghiệm", "Xã Thử Nghiệm Mới");
+    fixture
+        .store
+        .import_directory(&parse_directory(&renamed).expect("directory"))
+        .await
+        .expect("import");
+}
+
 #[tokio::test]
 async fn versions_of_the_form_and_the_directory_are_read_together() {
     let fixture = fixture().await;
@@ -436,12 +446,7 @@ async fn versions_of_the_form_and_the_directory_are_read_together() {
     assert_eq!(unknown.directory_version, before.directory_version);
 
     // Any change to the directory moves its version on.
-    let renamed = DIRECTORY_TSV.replace("Xã Thử Nghiệm", "Xã Thử Nghiệm Mới");
-    fixture
-        .store
-        .import_directory(&parse_directory(&renamed).expect("directory"))
-        .await
-        .expect("import");
+    rename_a_commune(&fixture).await;
     let after = fixture.store.catalogue_versions(FORM).await.expect("versions");
     assert!(
         after.directory_version > before.directory_version,
@@ -530,12 +535,7 @@ async fn receipts_are_every_report_of_the_form_and_periods() {
         .expect("receipts");
     assert!(read.receipts.is_empty());
     assert_eq!(read.versions, versions);
-    let renamed = DIRECTORY_TSV.replace("Xã Thử Nghiệm", "Xã Thử Nghiệm Mới");
-    fixture
-        .store
-        .import_directory(&parse_directory(&renamed).expect("directory"))
-        .await
-        .expect("import");
+    rename_a_commune(&fixture).await;
     let read = fixture
         .store
         .report_receipts(&first_quarter())

@@ -3116,45 +3116,47 @@ async fn merging_moves_every_member_and_keeps_the_clusters_consistent() {
     .await;
     let target_id = first.cluster_id;
     let source_id = source_member.cluster_id;
+    let merge = |target, source, minutes, request_id| {
+        let key = officer_key("MergeClusters", request_id);
+        async move {
+            store
+                .merge_clusters(target, source, HOME_AFFAIRS, instant(minutes), &key)
+                .await
+        }
+    };
 
     // Stale expectations move nothing.
-    let stale = store
-        .merge_clusters(
-            expect(target_id, ClusterStatus::Assigned),
-            expect(source_id, ClusterStatus::Open),
-            HOME_AFFAIRS,
-            instant(50),
-            &officer_key("MergeClusters", "stale"),
-        )
-        .await
-        .expect_err("stale target");
+    let stale = merge(
+        expect(target_id, ClusterStatus::Assigned),
+        expect(source_id, ClusterStatus::Open),
+        50,
+        "stale",
+    )
+    .await
+    .expect_err("stale target");
     assert!(is_concurrent_change_of(&stale, target_id), "{stale:?}");
-    let stale = store
-        .merge_clusters(
-            expect(target_id, ClusterStatus::Open),
-            expect(source_id, ClusterStatus::Answered),
-            HOME_AFFAIRS,
-            instant(50),
-            &officer_key("MergeClusters", "stale-source"),
-        )
-        .await
-        .expect_err("stale source");
+    let stale = merge(
+        expect(target_id, ClusterStatus::Open),
+        expect(source_id, ClusterStatus::Answered),
+        50,
+        "stale-source",
+    )
+    .await
+    .expect_err("stale source");
     assert!(is_concurrent_change_of(&stale, source_id), "{stale:?}");
     assert_eq!(
         ids(&store.cluster_members(source_id).await.expect("members")),
         [source_member.id]
     );
 
-    store
-        .merge_clusters(
-            expect(target_id, ClusterStatus::Open),
-            expect(source_id, ClusterStatus::Open),
-            HOME_AFFAIRS,
-            instant(50),
-            &officer_key("MergeClusters", "merge"),
-        )
-        .await
-        .expect("merged");
+    merge(
+        expect(target_id, ClusterStatus::Open),
+        expect(source_id, ClusterStatus::Open),
+        50,
+        "merge",
+    )
+    .await
+    .expect("merged");
     let target = store.get_cluster(target_id).await.expect("get").expect("target");
     assert_eq!(target.member_count, 3);
     assert_eq!(target.representative_id, first.id);
@@ -3185,16 +3187,14 @@ async fn merging_moves_every_member_and_keeps_the_clusters_consistent() {
         .await
         .expect_err("emptied");
     assert!(is_concurrent_change_of(&late, source_id), "{late:?}");
-    let late = store
-        .merge_clusters(
-            expect(source_id, ClusterStatus::Open),
-            expect(target_id, ClusterStatus::Open),
-            HOME_AFFAIRS,
-            instant(55),
-            &officer_key("MergeClusters", "late"),
-        )
-        .await
-        .expect_err("emptied");
+    let late = merge(
+        expect(source_id, ClusterStatus::Open),
+        expect(target_id, ClusterStatus::Open),
+        55,
+        "late",
+    )
+    .await
+    .expect_err("emptied");
     assert!(is_concurrent_change_of(&late, source_id), "{late:?}");
     assert_eq!(
         store.get_cluster(source_id).await.expect("get").expect("source"),
@@ -3281,16 +3281,14 @@ async fn merging_moves_every_member_and_keeps_the_clusters_consistent() {
             .await
             .expect("answered");
     }
-    let conflicting = store
-        .merge_clusters(
-            expect(target_id, ClusterStatus::Answered),
-            expect(pending.cluster_id, ClusterStatus::Answered),
-            HOME_AFFAIRS,
-            instant(70),
-            &officer_key("MergeClusters", "conflicting"),
-        )
-        .await
-        .expect_err("answered differently");
+    let conflicting = merge(
+        expect(target_id, ClusterStatus::Answered),
+        expect(pending.cluster_id, ClusterStatus::Answered),
+        70,
+        "conflicting",
+    )
+    .await
+    .expect_err("answered differently");
     assert!(
         matches!(
             conflicting,
