@@ -170,6 +170,25 @@ fn push_organ_conditions(query: &mut NumberedQuery, scope: &ReportScope) -> Resu
     Ok(())
 }
 
+/// One row of the form's latest version and the directory's version
+/// (`latest_form_version`, `directory_version`), as a query or a subquery.
+fn push_catalogue_versions(query: &mut NumberedQuery, form_code: &str) -> Result<()> {
+    query
+        .push_sql("SELECT (SELECT latest_version FROM forms WHERE code = ")
+        .push_bind(form_code)?
+        .push_sql(") AS latest_form_version, version AS directory_version FROM directory_version");
+    Ok(())
+}
+
+fn catalogue_versions(latest_form_version: Option<i64>, directory_version: i64) -> Result<CatalogueVersions> {
+    Ok(CatalogueVersions {
+        latest_form_version: latest_form_version
+            .map(|version| from_storage_number(version, "form version"))
+            .transpose()?,
+        directory_version,
+    })
+}
+
 fn parse_period(text: &str) -> Result<Period> {
     text.parse::<Period>()
         .map_err(|error| corrupt_stored_data(&format!("period {text:?}: {error}")))
@@ -225,19 +244,14 @@ impl SqlStore {
 #[async_trait]
 impl AnalyticsStore for SqlStore {
     async fn catalogue_versions(&self, form_code: &str) -> Result<CatalogueVersions> {
-        let (latest, directory_version): (Option<i64>, i64) = sqlx::query_as(
-            "SELECT (SELECT latest_version FROM forms WHERE code = $1), version FROM directory_version",
-        )
-        .bind(form_code)
-        .fetch_one(&self.pool)
-        .await
-        .or_database_failure("reading the form's and the directory's versions")?;
-        Ok(CatalogueVersions {
-            latest_form_version: latest
-                .map(|version| from_storage_number(version, "form version"))
-                .transpose()?,
-            directory_version,
-        })
+        let mut query = NumberedQuery::new("");
+        push_catalogue_versions(&mut query, form_code)?;
+        let (sql, arguments) = query.into_parts();
+        let (latest, directory_version): (Option<i64>, i64) = sqlx::query_as_with(sql, arguments)
+            .fetch_one(&self.pool)
+            .await
+            .or_database_failure("reading the form's and the directory's versions")?;
+        catalogue_versions(latest, directory_version)
     }
 
     async fn report_figures(
@@ -290,14 +304,12 @@ impl AnalyticsStore for SqlStore {
         // caller knows the organs (which it filters by) better than a join
         // would.
         let mut query = NumberedQuery::new(
-            "SELECT v.latest_form_version, v.directory_version, g.period, g.receipts FROM \
-             (SELECT (SELECT latest_version FROM forms WHERE code = ",
+            "SELECT v.latest_form_version, v.directory_version, g.period, g.receipts FROM (",
         );
+        push_catalogue_versions(&mut query, &scope.form_code)?;
         query
-            .push_bind(scope.form_code.as_str())?
             .push_sql(
-                ") AS latest_form_version, version AS directory_version FROM directory_version) v \
-                 LEFT JOIN (SELECT r.period AS period, \
+                ") v LEFT JOIN (SELECT r.period AS period, \
                  string_agg(r.organ_id || ' ' || r.late || CASE WHEN r.status = ",
             )
             .push_bind(ReportStatus::Accepted.as_str())?
@@ -306,13 +318,7 @@ impl AnalyticsStore for SqlStore {
         query.push_sql(" GROUP BY r.period) g ON 1 = 1");
         let rows: Vec<ReceiptsRow> = self.fetch(query, "reading report receipts").await?;
         let versions = match rows.first() {
-            Some(row) => CatalogueVersions {
-                latest_form_version: row
-                    .latest_form_version
-                    .map(|version| from_storage_number(version, "form version"))
-                    .transpose()?,
-                directory_version: row.directory_version,
-            },
+            Some(row) => catalogue_versions(row.latest_form_version, row.directory_version)?,
             None => return Err(corrupt_stored_data("the directory has no version row")),
         };
         let mut receipts = Vec::new();
