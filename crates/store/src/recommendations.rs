@@ -517,6 +517,29 @@ async fn count_new_member(
     Ok(())
 }
 
+/// Adds each change to its term's document frequency; a term not counted
+/// yet starts from its change. The changes are written into the statement
+/// (they are integers): a submission's are all 1, so its statements repeat
+/// and stay prepared.
+async fn change_document_frequencies(connection: &mut AnyConnection, changes: &[(&str, i64)]) -> Result<()> {
+    for chunk in changes.chunks(200) {
+        let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
+        for (index, (term, change)) in chunk.iter().enumerate() {
+            query.push_sql(if index == 0 { "(" } else { ", (" });
+            query.push_bind(*term)?.push_sql(&format!(", {change})"));
+        }
+        query.push_sql(
+            " ON CONFLICT (term) DO UPDATE SET document_count = dedup_terms.document_count + excluded.document_count",
+        );
+        let (sql, arguments) = query.into_parts();
+        sqlx::query_with(sql, arguments)
+            .execute(&mut *connection)
+            .await
+            .or_database_failure("counting document frequencies")?;
+    }
+    Ok(())
+}
+
 /// Records a decision and its events, in a transaction of
 /// [`SqlStore::begin_dedup_write`].
 async fn record_decision(
@@ -832,21 +855,8 @@ impl RecommendationStore for SqlStore {
 
         insert_band_keys(&mut transaction, recommendation_id, &new.analysis).await?;
         insert_suggestions(&mut transaction, recommendation_id, &suggestions).await?;
-        for chunk in new.analysis.terms.chunks(200) {
-            let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
-            for (index, term) in chunk.iter().enumerate() {
-                query.push_sql(if index == 0 { "(" } else { ", (" });
-                query.push_bind(term.as_str())?.push_sql(", 1)");
-            }
-            query.push_sql(
-                " ON CONFLICT (term) DO UPDATE SET document_count = dedup_terms.document_count + 1",
-            );
-            let (sql, arguments) = query.into_parts();
-            sqlx::query_with(sql, arguments)
-                .execute(&mut *transaction)
-                .await
-                .or_database_failure("counting document frequencies")?;
-        }
+        let counted_in: Vec<(&str, i64)> = new.analysis.terms.iter().map(|term| (term.as_str(), 1)).collect();
+        change_document_frequencies(&mut transaction, &counted_in).await?;
         sqlx::query("UPDATE dedup_corpus SET document_count = document_count + 1 WHERE id = 1")
             .execute(&mut *transaction)
             .await
@@ -1552,36 +1562,19 @@ impl SqlStore {
                 .or_database_failure("clearing old band keys")?;
             insert_band_keys(&mut transaction, *id, &analysis).await?;
         }
-        let changes: Vec<(String, i64)> = frequency_changes
-            .into_iter()
-            .filter(|(_, change)| *change != 0)
+        let changes: Vec<(&str, i64)> = frequency_changes
+            .iter()
+            .filter(|(_, change)| **change != 0)
+            .map(|(term, change)| (term.as_str(), *change))
             .collect();
-        for chunk in changes.chunks(200) {
-            let mut query = NumberedQuery::new("INSERT INTO dedup_terms (term, document_count) VALUES ");
-            for (index, (term, change)) in chunk.iter().enumerate() {
-                query.push_sql(if index == 0 { "(" } else { ", (" });
-                query
-                    .push_bind(term.as_str())?
-                    .push_sql(", ")
-                    .push_bind(*change)?
-                    .push_sql(")");
-            }
-            query.push_sql(
-                " ON CONFLICT (term) DO UPDATE SET document_count = dedup_terms.document_count + excluded.document_count",
-            );
-            let (sql, arguments) = query.into_parts();
-            sqlx::query_with(sql, arguments)
-                .execute(&mut *transaction)
-                .await
-                .or_database_failure("changing document frequencies")?;
-        }
+        change_document_frequencies(&mut transaction, &changes).await?;
         // Only terms this batch counted out can have dropped to nothing; the
         // primary key finds them, where a filter on the count would scan
         // every term under the lock.
         let counted_out: Vec<&str> = changes
             .iter()
             .filter(|(_, change)| *change < 0)
-            .map(|(term, _)| term.as_str())
+            .map(|(term, _)| *term)
             .collect();
         for chunk in counted_out.chunks(500) {
             let mut query = NumberedQuery::new("DELETE FROM dedup_terms");
