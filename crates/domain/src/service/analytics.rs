@@ -697,9 +697,7 @@ impl AnalyticsService {
         query: &RatesQuery,
         page: &PageRequest,
     ) -> Result<ReportingRates> {
-        if query.form_code.is_empty() {
-            return Err(Error::invalid("form_code", "name the form"));
-        }
+        require_form_code(&query.form_code)?;
         let common = Common {
             form_code: &query.form_code,
             form_version: 0,
@@ -945,9 +943,7 @@ impl AnalyticsService {
         common: &Common<'_>,
         violations: &mut Violations,
     ) -> Result<Prepared> {
-        if common.form_code.is_empty() {
-            return Err(Error::invalid("form_code", "name the form"));
-        }
+        require_form_code(common.form_code)?;
         let versions = self.store.catalogue_versions(common.form_code).await?;
         self.prepare_with(caller, common, violations, versions).await
     }
@@ -1092,6 +1088,13 @@ impl AnalyticsService {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn require_form_code(form_code: &str) -> Result<()> {
+    if form_code.is_empty() {
+        return Err(Error::invalid("form_code", "name the form"));
+    }
+    Ok(())
 }
 
 /// ANALYST and ADMIN read every form city-wide and a REVIEWER the forms its
