@@ -820,6 +820,14 @@ async fn merges_are_refused_into_itself_across_departments_and_between_different
         })
         .await
         .expect("reopened");
+    // An answered cluster does not vanish into one that is not: its members
+    // would lose their answer without a decision saying so.
+    let status = admin
+        .merge_clusters(merge(&finances, &ours, "x-answered-source"))
+        .await
+        .expect_err("answered source");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(precondition_violations(&status), ["ANSWERED_SOURCE"]);
     // An administrator merges across departments; the answered target keeps
     // its answer, which now reaches the moved member.
     let merged = admin

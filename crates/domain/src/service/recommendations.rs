@@ -504,7 +504,8 @@ impl RecommendationService {
     }
 
     /// Merges `source` into `target`: every member of `source` moves, the
-    /// target keeps its state and `source` ends empty.
+    /// target keeps its state and `source` ends empty. An answered source
+    /// merges only into a cluster with the same answer.
     pub async fn merge(
         &self,
         caller: &Principal,
@@ -542,12 +543,24 @@ impl RecommendationService {
         }
         require_members(&target)?;
         require_members(&source)?;
+        // The merged cluster keeps the target's state. An answered source
+        // would take its members' answer away without a decision saying so:
+        // the officer reopens it first, or merges the other way so that the
+        // target's members receive the answer.
+        if source.status == ClusterStatus::Answered && target.status != ClusterStatus::Answered {
+            return Err(Error::FailedPrecondition {
+                violation_type: "ANSWERED_SOURCE",
+                subject: cluster_name(source_id),
+                description: format!(
+                    "{source} is answered and {target} is not; reopen {source} first, or merge {target} into {source} \
+                     to give its members the answer",
+                    source = cluster_name(source_id),
+                    target = cluster_name(target_id),
+                ),
+            });
+        }
         // Two answers that differ settle the matter in two ways; an officer
-        // must reopen one of them first. If only the source is answered, the
-        // target keeps its own state: its members' matter is still being
-        // worked on by the department that handles it, and the source's
-        // answer, written for fewer members, must not settle it silently
-        // (the answer stays in the source's decision log).
+        // must reopen one of them first.
         if let (Some(target_answer), Some(source_answer)) = (&target.answer, &source.answer)
             && target.status == ClusterStatus::Answered
             && source.status == ClusterStatus::Answered
