@@ -585,6 +585,143 @@ fn answer(cluster: &str, text: &str, document: &str, key: &str) -> proto::Answer
     }
 }
 
+/// An import request for `organ`, first submitted `seconds_ago` before now.
+fn import(organ: &str, text: &str, seconds_ago: i64, request_id: &str) -> proto::ImportRecommendationRequest {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    proto::ImportRecommendationRequest {
+        organ: organ.to_owned(),
+        text: text.to_owned(),
+        topic: "staffing".to_owned(),
+        addressee: HOME_AFFAIRS.to_owned(),
+        source: "Sổ theo dõi kiến nghị 2025".to_owned(),
+        submit_time: Some(prost_types::Timestamp {
+            seconds: i64::try_from(now.as_secs()).expect("seconds") - seconds_ago,
+            nanos: i32::try_from(now.subsec_micros() * 1_000).expect("nanos"),
+        }),
+        request_id: request_id.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_imports_earlier_recommendations_with_their_original_times() {
+    const DAY: i64 = 86_400;
+    let server = TestServer::start().await;
+    let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
+    let mut party = client(&server, NGOC_HA_PARTY, Role::Submitter).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+
+    // Ninety days ago, Ba Đình's committee raised the matter on paper.
+    let register_line = import(BA_DINH_COMMITTEE, IT_STAFF, 90 * DAY, "register-1");
+    let first = admin
+        .import_recommendation(register_line.clone())
+        .await
+        .expect("imported")
+        .into_inner();
+    assert_eq!(first.outcome(), proto::DedupOutcome::NewCluster);
+    let recorded = first.recommendation.expect("recommendation");
+    assert_eq!(recorded.organ, BA_DINH_COMMITTEE);
+    assert_eq!(recorded.imported_by, ADMIN_ORGAN);
+    let days_ago = |time: Option<prost_types::Timestamp>| {
+        let now = import(BA_DINH_COMMITTEE, IT_STAFF, 0, "")
+            .submit_time
+            .expect("now");
+        (now.seconds - time.expect("time").seconds) / DAY
+    };
+    assert_eq!(days_ago(recorded.submit_time), 90);
+    let cluster = get_cluster(&mut department, &recorded.cluster).await;
+    assert_eq!(cluster.first_seen_time, recorded.submit_time);
+
+    // A retry returns the same recommendation; the key with other content is refused.
+    let again = admin
+        .import_recommendation(register_line.clone())
+        .await
+        .expect("replayed")
+        .into_inner();
+    assert_eq!(again.recommendation.expect("recommendation").name, recorded.name);
+    let status = admin
+        .import_recommendation(import(BA_DINH_COMMITTEE, IT_STAFF, 80 * DAY, "register-1"))
+        .await
+        .expect_err("key reused");
+    assert_eq!(status.code(), Code::AlreadyExists);
+
+    // The department answers today. A paraphrase from sixty days ago, before
+    // the answer, was not settled on arrival: it joins, and the answer
+    // reaches it as a member.
+    department
+        .answer_cluster(answer(
+            &recorded.cluster,
+            "Đã giao bổ sung biên chế CNTT.",
+            "1/SNV",
+            "imp-answer",
+        ))
+        .await
+        .expect("answered");
+    let earlier = admin
+        .import_recommendation(import(NGOC_HA_PARTY, IT_STAFF_PARTY, 60 * DAY, "register-2"))
+        .await
+        .expect("imported")
+        .into_inner();
+    assert_eq!(
+        earlier.outcome(),
+        proto::DedupOutcome::JoinedCluster,
+        "{earlier:?}"
+    );
+    assert_eq!(earlier.answer, None);
+    let earlier = earlier.recommendation.expect("recommendation");
+    assert_eq!(earlier.cluster, recorded.cluster);
+    assert_eq!(earlier.cluster_status(), proto::ClusterStatus::Answered);
+    assert_eq!(earlier.answer.expect("the member's answer").document, "1/SNV");
+    // One dated after the answer was settled on arrival.
+    let later = admin
+        .import_recommendation(import(GIANG_VO_FRONT, FRONT_IT_STAFF, 0, "register-3"))
+        .await
+        .expect("imported")
+        .into_inner();
+    assert_eq!(later.outcome(), proto::DedupOutcome::AlreadyAnswered, "{later:?}");
+    assert_eq!(later.answer.expect("answer").document, "1/SNV");
+    // The organ reads it as its own.
+    let listed = party
+        .list_recommendations(proto::ListRecommendationsRequest {
+            organ: NGOC_HA_PARTY.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner()
+        .recommendations;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].imported_by, ADMIN_ORGAN);
+
+    // Only an administrator imports, and only with a time that has passed.
+    let status = party
+        .import_recommendation(import(NGOC_HA_PARTY, PREMISES, DAY, "own-import"))
+        .await
+        .expect_err("a submitter");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = admin
+        .import_recommendation(import(NGOC_HA_PARTY, PREMISES, -DAY, "future"))
+        .await
+        .expect_err("in the future");
+    assert_eq!(field_violations(&status)[0].0, "submit_time");
+    let status = admin
+        .import_recommendation(proto::ImportRecommendationRequest {
+            submit_time: None,
+            ..import(NGOC_HA_PARTY, PREMISES, DAY, "no-time")
+        })
+        .await
+        .expect_err("no time");
+    assert_eq!(field_violations(&status)[0].0, "submit_time");
+    let status = admin
+        .import_recommendation(import("00008-nobody", PREMISES, DAY, "no-organ"))
+        .await
+        .expect_err("no such organ");
+    assert_eq!(status.code(), Code::NotFound);
+    let members = get_cluster(&mut department, &recorded.cluster).await.member_count;
+    assert_eq!(members, 3, "nothing refused was recorded");
+}
+
 #[tokio::test]
 async fn merging_clusters_from_two_blocs_moves_every_member_into_the_target() {
     let server = TestServer::start().await;
@@ -1341,6 +1478,20 @@ async fn recommendation_authorisation_matrix() {
                         .await,
                 ),
                 allowed(&["own submitter"], Code::Ok),
+            ),
+            (
+                "ImportRecommendation",
+                code_of(
+                    caller
+                        .import_recommendation(import(
+                            BA_DINH_COMMITTEE,
+                            PREMISES,
+                            -60,
+                            &format!("matrix-import-{who}"),
+                        ))
+                        .await,
+                ),
+                allowed(&["admin"], Code::InvalidArgument),
             ),
             (
                 "FindSimilarRecommendations",

@@ -680,6 +680,7 @@ fn recommendation_to_proto(recommendation: Recommendation) -> proto::Recommendat
         answer: None,
         pending_suggestions: Vec::new(),
         submit_time: Some(timestamp(recommendation.submitted_at)),
+        imported_by: recommendation.imported_by.unwrap_or_default(),
     }
 }
 

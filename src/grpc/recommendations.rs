@@ -2,14 +2,17 @@
 
 use lienthong_domain::paging::{PageRequest, REPORT_PAGES};
 use lienthong_domain::recommendation::ClusterFilter;
-use lienthong_domain::service::{RecommendationService, SubmitRecommendation, TokenService};
+use lienthong_domain::service::{
+    RecommendationService, RecommendationView, SubmitRecommendation, TokenService,
+};
 use tonic::{Request, Response, Status};
 
 use super::auth::PresentedToken;
 use super::caller;
 use super::convert::{
-    cluster_status_filter, cluster_to_proto, id_in_name, optional, recommendation_event_to_proto,
-    recommendation_view_to_proto, recorded_decision_to_proto, similar_to_proto,
+    cluster_status_filter, cluster_to_proto, from_timestamp, id_in_name, optional,
+    recommendation_event_to_proto, recommendation_view_to_proto, recorded_decision_to_proto,
+    similar_to_proto,
 };
 use super::status::to_status;
 use crate::proto;
@@ -151,23 +154,44 @@ impl RecommendationRpc for RecommendationApi {
             )
             .await
             .map_err(to_status)?;
-        let outcome = view.recommendation.outcome;
-        let matched = view.matched.clone().map(similar_to_proto);
-        let answer_shown = matches!(
-            outcome,
-            lienthong_domain::recommendation::DedupOutcome::AlreadyAnswered
-        );
-        let recommendation = recommendation_view_to_proto(view);
-        Ok(Response::new(proto::SubmitRecommendationResponse {
-            outcome: recommendation.outcome,
-            matched,
-            answer: if answer_shown {
-                recommendation.answer.clone()
-            } else {
-                None
-            },
-            suggestions: recommendation.pending_suggestions.clone(),
-            recommendation: Some(recommendation),
+        Ok(Response::new(submission_response(view)))
+    }
+
+    async fn import_recommendation(
+        &self,
+        request: Request<proto::ImportRecommendationRequest>,
+    ) -> Result<Response<proto::ImportRecommendationResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let submitted_at = request
+            .submit_time
+            .as_ref()
+            .map(|time| from_timestamp("submit_time", time))
+            .transpose()
+            .map_err(to_status)?;
+        let view = self
+            .recommendations
+            .import(
+                &caller,
+                SubmitRecommendation {
+                    organ_id: request.organ,
+                    text: request.text,
+                    topic: request.topic,
+                    addressee: request.addressee,
+                    source: request.source,
+                    request_id: request.request_id,
+                },
+                submitted_at,
+            )
+            .await
+            .map_err(to_status)?;
+        let response = submission_response(view);
+        Ok(Response::new(proto::ImportRecommendationResponse {
+            recommendation: response.recommendation,
+            outcome: response.outcome,
+            matched: response.matched,
+            answer: response.answer,
+            suggestions: response.suggestions,
         }))
     }
 
@@ -396,5 +420,28 @@ impl RecommendationRpc for RecommendationApi {
         Ok(Response::new(proto::MoveRecommendationResponse {
             recommendation: Some(recommendation_view_to_proto(view)),
         }))
+    }
+}
+
+/// What a submitter sees of a recorded submission: the answer only when it
+/// settled the matter on arrival.
+fn submission_response(view: RecommendationView) -> proto::SubmitRecommendationResponse {
+    let outcome = view.recommendation.outcome;
+    let matched = view.matched.clone().map(similar_to_proto);
+    let answer_shown = matches!(
+        outcome,
+        lienthong_domain::recommendation::DedupOutcome::AlreadyAnswered
+    );
+    let recommendation = recommendation_view_to_proto(view);
+    proto::SubmitRecommendationResponse {
+        outcome: recommendation.outcome,
+        matched,
+        answer: if answer_shown {
+            recommendation.answer.clone()
+        } else {
+            None
+        },
+        suggestions: recommendation.pending_suggestions.clone(),
+        recommendation: Some(recommendation),
     }
 }

@@ -149,6 +149,9 @@ pub struct Recommendation {
     pub cluster_id: i64,
     pub outcome: DedupOutcome,
     pub submitted_at: OffsetDateTime,
+    /// Set when an administrator imported it from earlier records: the
+    /// importing organ; `submitted_at` is then the original time.
+    pub imported_by: Option<String>,
     /// JOINED_CLUSTER and ALREADY_ANSWERED: the earlier recommendation matched.
     pub matched: Option<Suggestion>,
     /// Suggestions still awaiting an officer; empty once settled.
@@ -194,7 +197,12 @@ pub struct NewRecommendation {
     pub topic: Option<String>,
     pub addressee: String,
     pub source: Option<String>,
+    /// When the organ submitted it: now, or the original time of an import.
     pub submitted_at: OffsetDateTime,
+    /// When the server received it.
+    pub received_at: OffsetDateTime,
+    /// The administrator's organ that imported it from earlier records.
+    pub imported_by: Option<String>,
     pub analysis: Analysis,
 }
 

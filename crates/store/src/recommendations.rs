@@ -41,7 +41,7 @@ const REINDEX_BATCH: i64 = 500;
 const RESOURCE_NOT_YET_KNOWN: &str = "";
 
 const RECOMMENDATION_SELECT: &str = "SELECT id, organ_id, bloc, locality_code, text, topic, addressee, source, \
-     cluster_id, outcome, matched_recommendation_id, matched_cluster_id, match_score, submitted_at \
+     cluster_id, outcome, matched_recommendation_id, matched_cluster_id, match_score, submitted_at, imported_by \
      FROM recommendations";
 
 const CLUSTER_SELECT: &str = "SELECT c.id, c.status, c.representative_id, r.text AS representative_text, c.topic, \
@@ -89,6 +89,7 @@ struct RecommendationRow {
     matched_cluster_id: Option<i64>,
     match_score: f64,
     submitted_at: i64,
+    imported_by: Option<String>,
 }
 
 impl RecommendationRow {
@@ -113,6 +114,7 @@ impl RecommendationRow {
             cluster_id: self.cluster_id,
             outcome: from_storage_name(&self.outcome, DedupOutcome::parse, "dedup outcome")?,
             submitted_at: from_storage_micros(self.submitted_at)?,
+            imported_by: self.imported_by,
             matched,
             pending_suggestions,
         })
@@ -492,7 +494,6 @@ async fn count_new_member(
     cluster_id: i64,
     recommendation_id: i64,
     new: &NewRecommendation,
-    submitted_at: i64,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE clusters SET \
@@ -503,14 +504,15 @@ async fn count_new_member(
              WHERE cluster_id = $1 AND bloc = $4 AND id <> $2) THEN 0 ELSE 1 END, \
            first_seen = CASE WHEN $5 < first_seen THEN $5 ELSE first_seen END, \
            last_seen = CASE WHEN $5 > last_seen THEN $5 ELSE last_seen END, \
-           updated_at = $5 \
+           updated_at = $6 \
          WHERE id = $1",
     )
     .bind(cluster_id)
     .bind(recommendation_id)
     .bind(&new.locality_code)
     .bind(new.bloc.as_str())
-    .bind(submitted_at)
+    .bind(to_storage_micros(new.submitted_at)?)
+    .bind(to_storage_micros(new.received_at)?)
     .execute(&mut *connection)
     .await
     .or_database_failure("counting a cluster's new member")?;
@@ -761,19 +763,25 @@ impl RecommendationStore for SqlStore {
         key: &IdempotencyKey,
     ) -> Result<Recommendation> {
         let submitted_at = to_storage_micros(new.submitted_at)?;
+        let received_at = to_storage_micros(new.received_at)?;
         let mut transaction = self.begin_dedup_write().await?;
-        record_idempotency_key(&mut transaction, key, RESOURCE_NOT_YET_KNOWN, submitted_at).await?;
+        record_idempotency_key(&mut transaction, key, RESOURCE_NOT_YET_KNOWN, received_at).await?;
         let context = load_dedup_context(&mut transaction, &new.analysis, limits).await?;
         let decision = decide(&context);
 
         let (cluster_id, outcome, matched, suggestions) = match decision {
             Decision::Link(best) => {
-                let status: String = sqlx::query_scalar("SELECT status FROM clusters WHERE id = $1")
-                    .bind(best.cluster_id)
-                    .fetch_one(&mut *transaction)
-                    .await
-                    .or_database_failure("reading the matched cluster")?;
-                let outcome = if status == ClusterStatus::Answered.as_str() {
+                let (status, answered_at): (String, Option<i64>) =
+                    sqlx::query_as("SELECT status, answered_at FROM clusters WHERE id = $1")
+                        .bind(best.cluster_id)
+                        .fetch_one(&mut *transaction)
+                        .await
+                        .or_database_failure("reading the matched cluster")?;
+                // An imported recommendation older than the answer was not
+                // answered on arrival; it joins, and the answer reaches it
+                // as a member.
+                let answered_before = answered_at.is_some_and(|answered_at| answered_at <= submitted_at);
+                let outcome = if status == ClusterStatus::Answered.as_str() && answered_before {
                     DedupOutcome::AlreadyAnswered
                 } else {
                     DedupOutcome::JoinedCluster
@@ -806,12 +814,13 @@ impl RecommendationStore for SqlStore {
             None => sqlx::query_scalar::<_, i64>(
                 "INSERT INTO clusters (status, representative_id, topic, addressee, member_count, \
                    distinct_localities, distinct_blocs, first_seen, last_seen, updated_at) \
-                 VALUES ($1, 0, $2, $3, 0, 0, 0, $4, $4, $4) RETURNING id",
+                 VALUES ($1, 0, $2, $3, 0, 0, 0, $4, $4, $5) RETURNING id",
             )
             .bind(ClusterStatus::Open.as_str())
             .bind(new.topic.as_deref())
             .bind(&new.addressee)
             .bind(submitted_at)
+            .bind(received_at)
             .fetch_one(&mut *transaction)
             .await
             .or_database_failure("opening a cluster")?,
@@ -820,8 +829,8 @@ impl RecommendationStore for SqlStore {
         let recommendation_id: i64 = sqlx::query_scalar(
             "INSERT INTO recommendations (organ_id, bloc, locality_code, text, topic, addressee, source, cluster_id, \
                outcome, matched_recommendation_id, matched_cluster_id, match_score, submitted_at, norm_version, \
-               exact_key, analysis) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+               exact_key, analysis, imported_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
         )
         .bind(&new.organ_id)
         .bind(new.bloc.as_str())
@@ -839,6 +848,7 @@ impl RecommendationStore for SqlStore {
         .bind(i64::from(new.analysis.norm_version))
         .bind(to_storage_hash(new.analysis.exact_key))
         .bind(analysis_json)
+        .bind(new.imported_by.as_deref())
         .fetch_one(&mut *transaction)
         .await
         .or_database_failure("recording a recommendation")?;
@@ -851,7 +861,7 @@ impl RecommendationStore for SqlStore {
                 .await
                 .or_database_failure("naming a cluster's representative")?;
         }
-        count_new_member(&mut transaction, cluster_id, recommendation_id, new, submitted_at).await?;
+        count_new_member(&mut transaction, cluster_id, recommendation_id, new).await?;
 
         insert_band_keys(&mut transaction, recommendation_id, &new.analysis).await?;
         insert_suggestions(&mut transaction, recommendation_id, &suggestions).await?;
@@ -882,6 +892,7 @@ impl RecommendationStore for SqlStore {
             cluster_id,
             outcome,
             submitted_at: from_storage_micros(submitted_at)?,
+            imported_by: new.imported_by.clone(),
             matched,
             pending_suggestions: suggestions,
         })

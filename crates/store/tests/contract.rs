@@ -1980,6 +1980,8 @@ async fn reindexing_rebuilds_the_dedup_index_and_frequencies() {
             addressee: OWNER_DEPARTMENT.to_owned(),
             source: None,
             submitted_at: instant(10),
+            received_at: instant(10),
+            imported_by: None,
             analysis: engine.analyze(text),
         };
         let key = IdempotencyKey {
@@ -2151,6 +2153,8 @@ mod recommendation_fixtures {
             addressee: HOME_AFFAIRS.to_owned(),
             source: None,
             submitted_at: instant(minutes),
+            received_at: instant(minutes),
+            imported_by: None,
             analysis: ENGINE.analyze(text),
         }
     }
@@ -2308,6 +2312,7 @@ async fn recommendations_round_trip_with_the_decision_applied() {
             cluster_id: opened.cluster_id,
             outcome: DedupOutcome::NewCluster,
             submitted_at: instant(10),
+            imported_by: None,
             matched: None,
             pending_suggestions: Vec::new(),
         }
@@ -2431,8 +2436,33 @@ async fn recommendations_round_trip_with_the_decision_applied() {
     assert_eq!(settled.outcome, DedupOutcome::AlreadyAnswered);
     assert_eq!(settled.cluster_id, opened.cluster_id);
 
+    // Imported from earlier records: submitted before the answer, so it was
+    // not answered on arrival; it counts from its own time.
+    let imported = record(
+        store,
+        &NewRecommendation {
+            received_at: instant(45),
+            imported_by: Some(HOME_AFFAIRS.to_owned()),
+            ..submission(NGOC_HA_PARTY, STAFFING, 5)
+        },
+        link(&joined, 1.0),
+        "imported",
+    )
+    .await;
+    assert_eq!(imported.outcome, DedupOutcome::JoinedCluster);
+    assert_eq!(
+        (imported.submitted_at, imported.imported_by.as_deref()),
+        (instant(5), Some(HOME_AFFAIRS))
+    );
+    let cluster = store
+        .get_cluster(opened.cluster_id)
+        .await
+        .expect("get")
+        .expect("cluster");
+    assert_eq!((cluster.first_seen, cluster.last_seen), (instant(5), instant(40)));
+
     // What recording returns is what a read returns, whatever the outcome.
-    for recorded in [&joined, &uncertain, &settled] {
+    for recorded in [&joined, &uncertain, &settled, &imported] {
         assert_eq!(
             store.get_recommendation(recorded.id).await.expect("get").as_ref(),
             Some(recorded)
@@ -2501,7 +2531,7 @@ async fn recommendations_round_trip_with_the_decision_applied() {
         .dedup_context(&ENGINE.analyze(TRAFFIC), limits())
         .await
         .expect("context");
-    assert_eq!(context.corpus.document_count, 4, "nor was it counted");
+    assert_eq!(context.corpus.document_count, 5, "nor was it counted");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lienthong_dedup::{Candidate, Decision, Engine};
 use serde::Serialize;
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 use super::{Clock, earlier_request, idempotency_key, is_key_race};
 use crate::auth::{Principal, Role};
@@ -18,7 +18,7 @@ use crate::recommendation::{
     DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStanding,
     RecommendationStore, RecordedDecision, Suggestion, TOPIC_LABEL_RULE, is_topic_label,
 };
-use crate::store::Store;
+use crate::store::{IdempotencyKey, Store};
 use crate::text::{check_free_text, control_character_problem};
 
 const MAX_SOURCE_CHARS: usize = 200;
@@ -37,6 +37,14 @@ pub struct SubmitRecommendation {
     pub source: String,
     #[serde(skip)]
     pub request_id: String,
+}
+
+/// Who imported a recommendation from earlier records, and when it was
+/// first submitted.
+#[derive(Debug)]
+struct Imported {
+    by: String,
+    submitted_at: OffsetDateTime,
 }
 
 /// An earlier recommendation close to a text, with what a caller needs to see.
@@ -111,6 +119,55 @@ impl RecommendationService {
             &request.request_id,
             &request,
         )?;
+        self.record(request, None, key).await
+    }
+
+    /// Records a recommendation from an organ's earlier records (a register
+    /// kept on paper or in spreadsheets) with the time it was first
+    /// submitted, deduplicated as it would have been then. An administrator's
+    /// act, for any organ.
+    pub async fn import(
+        &self,
+        caller: &Principal,
+        request: SubmitRecommendation,
+        submitted_at: Option<OffsetDateTime>,
+    ) -> Result<RecommendationView> {
+        if !caller.has(Role::Admin) {
+            return Err(Error::PermissionDenied(format!(
+                "{} may not import recommendations: only an administrator imports earlier records",
+                caller.describe()
+            )));
+        }
+        let submitted_at = submitted_at
+            .ok_or_else(|| Error::invalid("submit_time", "required: when the organ first submitted it"))?;
+        #[derive(Serialize)]
+        struct Content<'a> {
+            request: &'a SubmitRecommendation,
+            submitted_at_nanos: String,
+        }
+        let key = idempotency_key(
+            &request.organ_id,
+            "ImportRecommendation",
+            &request.request_id,
+            &Content {
+                request: &request,
+                submitted_at_nanos: submitted_at.unix_timestamp_nanos().to_string(),
+            },
+        )?;
+        let imported = Imported {
+            by: caller.organ.id.clone(),
+            submitted_at,
+        };
+        self.record(request, Some(imported), key).await
+    }
+
+    /// Checks, deduplicates and stores a submission or an import.
+    async fn record(
+        &self,
+        request: SubmitRecommendation,
+        imported: Option<Imported>,
+        key: IdempotencyKey,
+    ) -> Result<RecommendationView> {
         if let Some(resource) = earlier_request(self.store.as_ref(), &key).await? {
             return self.replay(&resource).await;
         }
@@ -125,6 +182,12 @@ impl RecommendationService {
         let topic = optional_label(&request.topic, "topic", &mut violations);
         self.check_addressee(&request.addressee, &mut violations).await?;
         check_free_text("source", &request.source, MAX_SOURCE_CHARS, &mut violations);
+        let received_at = (self.clock)();
+        if let Some(imported) = &imported
+            && imported.submitted_at > received_at
+        {
+            violations.add("submit_time", "must not be in the future");
+        }
         violations.into_result()?;
 
         let analysis = self.engine.analyze(&request.text);
@@ -136,7 +199,11 @@ impl RecommendationService {
             topic,
             addressee: request.addressee.clone(),
             source: (!request.source.is_empty()).then(|| request.source.clone()),
-            submitted_at: (self.clock)(),
+            submitted_at: imported
+                .as_ref()
+                .map_or(received_at, |imported| imported.submitted_at),
+            received_at,
+            imported_by: imported.map(|imported| imported.by),
             analysis,
         };
         let engine = self.engine.clone();
@@ -773,8 +840,6 @@ impl RecommendationService {
         self.view(self.recommendation(id).await?).await
     }
 
-    /// A recommendation with its cluster's status and answer and the texts of
-    /// what it matched or was offered.
     /// The recommendation with where it and the recommendations it names
     /// stand, read at once; the members of their clusters are not read.
     async fn view(&self, recommendation: Recommendation) -> Result<RecommendationView> {
@@ -982,12 +1047,12 @@ fn parse_date(text: &str, field: &str, violations: &mut Violations) -> Option<Da
     }
 }
 
-fn parse_cluster_key(key: &str) -> Result<(time::OffsetDateTime, i64)> {
+fn parse_cluster_key(key: &str) -> Result<(OffsetDateTime, i64)> {
     let invalid = || Error::invalid("page_token", "not a token returned by this list call");
     let (micros, id) = key.split_once(':').ok_or_else(invalid)?;
     let micros: i128 = micros.parse().map_err(|_| invalid())?;
     let id: i64 = id.parse().map_err(|_| invalid())?;
-    let instant = time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| invalid())?;
+    let instant = OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| invalid())?;
     Ok((instant, id))
 }
 
