@@ -509,6 +509,107 @@ async fn recommendations_import_resumes_without_duplicates_and_reports_bad_lines
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendations_import_keeps_original_times_oldest_first() {
+    let server = TestServer::start().await;
+    let admin = server
+        .token(ADMIN_ORGAN, &[lienthong_domain::auth::Role::Admin])
+        .await;
+    let address = format!("http://{}", server.address);
+    let environment = [
+        ("LIENTHONG_SERVER", address.as_str()),
+        ("LIENTHONG_TOKEN", admin.as_str()),
+    ];
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("register.jsonl");
+    let line = |value: serde_json::Value| value.to_string();
+    // In the register's order, which is not the order they were raised in.
+    let lines = [
+        line(
+            serde_json::json!({"id": "r-1", "text": IT_STAFF, "organ": OTHER_WARD, "submitted_at": "2025-09-10"}),
+        ),
+        line(serde_json::json!({"id": "r-2", "text": IT_STAFF, "organ": WARD,
+            "submitted_at": "2025-08-05T09:30:00+07:00"})),
+        line(serde_json::json!({"id": "r-3", "text": PREMISES, "organ": WARD, "submitted_at": "5/8/2025"})),
+        line(serde_json::json!({"id": "r-4", "text": PREMISES, "organ": WARD})),
+    ];
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let output = lienthong(
+        &[
+            "recommendations",
+            "import",
+            path,
+            "--addressee",
+            STAFFING_OWNER,
+            "--quiet",
+        ],
+        &environment,
+    );
+    assert!(!output.status.success(), "{output:?}");
+    assert_eq!(
+        summary_lines(&output),
+        [
+            "4 lines, 2 submitted, 0 replayed, 2 failed",
+            "NEW_CLUSTER 1, JOINED_CLUSTER 1, ALREADY_ANSWERED 0, NEEDS_REVIEW 0",
+            "MalformedLine 1, PermissionDenied 1",
+        ]
+    );
+    let diagnostics = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        diagnostics.contains("line 3 (id \"r-3\"): MalformedLine: `submitted_at` \"5/8/2025\""),
+        "{diagnostics}"
+    );
+    // An administrator imports dated lines for any organ, but submits now
+    // only for its own.
+    assert!(
+        diagnostics.contains("line 4 (id \"r-4\"): PermissionDenied"),
+        "{diagnostics}"
+    );
+
+    let mut recommendations =
+        proto::recommendation_service_client::RecommendationServiceClient::with_interceptor(
+            server.channel().await,
+            bearer(Some(&admin)),
+        );
+    let only = |organ: &str| {
+        let request = proto::ListRecommendationsRequest {
+            organ: organ.to_owned(),
+            ..Default::default()
+        };
+        let mut recommendations = recommendations.clone();
+        async move {
+            let listed = recommendations
+                .list_recommendations(request)
+                .await
+                .expect("listed")
+                .into_inner()
+                .recommendations;
+            assert_eq!(listed.len(), 1, "{listed:#?}");
+            listed.into_iter().next().expect("one")
+        }
+    };
+    // The older line went first and opened the cluster the later one joined.
+    let (older, newer) = (only(WARD).await, only(OTHER_WARD).await);
+    assert_eq!(older.outcome(), proto::DedupOutcome::NewCluster);
+    assert_eq!(newer.outcome(), proto::DedupOutcome::JoinedCluster);
+    assert_eq!(newer.cluster, older.cluster);
+    assert_eq!(older.imported_by, ADMIN_ORGAN);
+    // 2025-08-05 09:30 in Vietnam, and midnight in Vietnam for a date alone.
+    assert_eq!(older.submit_time.expect("time").seconds, 1_754_361_000);
+    assert_eq!(newer.submit_time.expect("time").seconds, 1_757_437_200);
+    let cluster = recommendations
+        .get_cluster(proto::GetClusterRequest {
+            name: older.cluster.clone(),
+        })
+        .await
+        .expect("cluster")
+        .into_inner()
+        .cluster
+        .expect("cluster");
+    assert_eq!(cluster.representative, older.name);
+}
+
 /// A `tthc-monthly` submission with the four required figures.
 fn tthc_figures(
     organ: &str,

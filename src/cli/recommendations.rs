@@ -11,11 +11,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lienthong::grpc::convert::timestamp;
 use lienthong::proto;
 use lienthong::proto::recommendation_service_client::RecommendationServiceClient;
 use lienthong_dedup::{BatchClusterer, DedupConfig, Engine, NORM_VERSION};
+use lienthong_domain::period::VIETNAM_OFFSET;
 use lienthong_domain::service::Services;
 use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, Time};
 use tonic::Code;
 
 use super::client::{Authorised, ClientArgs, authorised_channel};
@@ -41,10 +46,13 @@ pub enum RecommendationsCommand {
         #[command(flatten)]
         database: super::DatabaseArgs,
     },
-    /// Submit a JSONL file of historical recommendations through a server,
-    /// one `SubmitRecommendation` per line. Safe to re-run: each line's
-    /// request id comes from its `id`, so lines already recorded are
-    /// replayed, not recorded twice.
+    /// Load a JSONL file of historical recommendations through a server.
+    /// A line with `submitted_at` is imported with that time
+    /// (`ImportRecommendation`, which takes an administrator's token), and
+    /// such lines go oldest first; a line without is submitted now
+    /// (`SubmitRecommendation`, with the organ's own token). Safe to re-run:
+    /// each line's request id comes from its `id`, so lines already
+    /// recorded are replayed, not recorded twice.
     Import(ImportArgs),
 }
 
@@ -54,18 +62,19 @@ pub struct ImportArgs {
     client: ClientArgs,
     /// JSONL file, one object per line: `id` (string or number, unique in
     /// the file), `text`, and optionally `organ`, `addressee`, `topic`,
-    /// `source`.
+    /// `source`, `submitted_at` (RFC 3339, or a date `YYYY-MM-DD` read as
+    /// midnight in Vietnam).
     file: PathBuf,
-    /// Sending organ of lines without `organ`. A token submits only for its
-    /// own organ (a SUBMITTER's; not even an ADMIN's for others), so lines
-    /// of other organs fail with PermissionDenied: import them with theirs.
+    /// Sending organ of lines without `organ`. A SUBMITTER's token submits
+    /// only for its own organ; an ADMIN's imports dated lines for any organ.
     #[arg(long)]
     organ: Option<String>,
     /// Addressee (a department id or CENTRAL) of lines without `addressee`.
     #[arg(long)]
     addressee: Option<String>,
     /// Submissions in flight at once (the server still decides duplicates
-    /// one at a time); 1 records the lines in file order.
+    /// one at a time); 1 records the lines in file order. Lines with
+    /// `submitted_at` go one at a time whatever this says, oldest first.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
     /// Request ids are `PREFIX:ID`; change the prefix only to load a second
@@ -76,6 +85,10 @@ pub struct ImportArgs {
     /// `message`, `violations`).
     #[arg(long)]
     errors: Option<PathBuf>,
+    /// Ignore `submitted_at` and submit every line now, with the organ's
+    /// own token.
+    #[arg(long)]
+    server_time: bool,
     /// No progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long, short)]
     quiet: bool,
@@ -216,9 +229,8 @@ struct ImportLine {
     topic: Option<String>,
     #[serde(default)]
     source: Option<String>,
-    /// Not part of `SubmitRecommendation`: read only to warn that it is lost.
     #[serde(default)]
-    submitted_at: Option<serde_json::Value>,
+    submitted_at: Option<String>,
 }
 
 /// A line ready to send.
@@ -227,6 +239,8 @@ struct PendingLine {
     line: usize,
     id: serde_json::Value,
     request: proto::SubmitRecommendationRequest,
+    /// Set: imported with this original time rather than submitted now.
+    submitted_at: Option<OffsetDateTime>,
 }
 
 /// A line that was not recorded, as written to `--errors`.
@@ -256,8 +270,8 @@ struct ImportFile {
     lines: usize,
     pending: Vec<PendingLine>,
     failed: Vec<FailedLine>,
-    /// Lines carrying `submitted_at`, which the server stamps itself.
-    with_submitted_at: usize,
+    /// Lines whose `submitted_at` `--server-time` set aside.
+    times_ignored: usize,
 }
 
 /// Parses every line, so a malformed one is reported with its number and
@@ -341,10 +355,24 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
             ));
             continue;
         }
-        first_line_of_id.insert(id_text, line_number);
-        if parsed.submitted_at.is_some() {
-            file.with_submitted_at += 1;
+        if arguments.server_time && parsed.submitted_at.is_some() {
+            file.times_ignored += 1;
         }
+        let submitted_at = match parsed.submitted_at.filter(|_| !arguments.server_time) {
+            Some(text) => match parse_submission_time(&text) {
+                Some(time) => Some(time),
+                None => {
+                    file.failed.push(refuse(
+                        parsed.id,
+                        MALFORMED_LINE,
+                        format!("`submitted_at` {text:?} is neither RFC 3339 nor a date YYYY-MM-DD"),
+                    ));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        first_line_of_id.insert(id_text, line_number);
         file.pending.push(PendingLine {
             line: line_number,
             id: parsed.id,
@@ -359,9 +387,23 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
                 source: parsed.source.unwrap_or_default(),
                 request_id,
             },
+            submitted_at,
         });
     }
+    // The server deduplicates in arrival order, so history goes oldest
+    // first, as it arrived then; lines submitted now come after it.
+    file.pending
+        .sort_by_key(|pending| (pending.submitted_at.is_none(), pending.submitted_at));
     Ok(file)
+}
+
+/// An RFC 3339 time, or a date alone, taken as the start of that day in
+/// Vietnam.
+fn parse_submission_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
+        let date = Date::parse(text, format_description!("[year]-[month]-[day]")).ok()?;
+        Some(date.with_time(Time::MIDNIGHT).assume_offset(VIETNAM_OFFSET))
+    })
 }
 
 /// The tally the summary prints.
@@ -375,11 +417,10 @@ struct Tally {
 
 async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
     let file = read_import_file(&arguments.file, arguments)?;
-    if file.with_submitted_at > 0 {
+    if file.times_ignored > 0 {
         eprintln!(
-            "warning: {} lines carry submitted_at, which SubmitRecommendation cannot carry; \
-             they are recorded with the time they reach the server",
-            file.with_submitted_at
+            "note: --server-time: {} lines are recorded with the time they reach the server, not their submitted_at",
+            file.times_ignored
         );
     }
     let (channel, bearer) = authorised_channel(&arguments.client).await?;
@@ -394,14 +435,20 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
     bar.inc(tally.failed.len() as u64);
     bar.set_message(format!("{} failed", tally.failed.len()));
     let concurrency = usize::from(arguments.concurrency);
-    let mut queue = file.pending.into_iter();
+    let mut queue = file.pending.into_iter().peekable();
     let mut in_flight = tokio::task::JoinSet::new();
     loop {
         while in_flight.len() < concurrency {
+            // One dated line at a time, so that each is deduplicated against
+            // exactly the history before it.
+            let dated_next = queue.peek().is_some_and(|pending| pending.submitted_at.is_some());
+            if dated_next && !in_flight.is_empty() {
+                break;
+            }
             let Some(pending) = queue.next() else { break };
             let mut service = service.clone();
             in_flight.spawn(async move {
-                let result = submit(&mut service, &pending.request).await;
+                let result = submit(&mut service, &pending).await;
                 (pending, result)
             });
         }
@@ -492,14 +539,22 @@ async fn newest_recommendations(
     Ok(newest)
 }
 
-/// Sends one line, retrying while the server is unreachable.
+/// Sends one line, retrying while the server is unreachable: submitted now,
+/// or imported with its original time.
 async fn submit(
     service: &mut RecommendationServiceClient<Authorised>,
-    request: &proto::SubmitRecommendationRequest,
+    pending: &PendingLine,
 ) -> Result<proto::SubmitRecommendationResponse, tonic::Status> {
     let mut attempt = 1;
     loop {
-        match service.submit_recommendation(request.clone()).await {
+        let sent = match pending.submitted_at {
+            None => service.submit_recommendation(pending.request.clone()).await,
+            Some(submitted_at) => service
+                .import_recommendation(import_request(&pending.request, submitted_at))
+                .await
+                .map(|response| response.map(submission_response)),
+        };
+        match sent {
             Err(status)
                 if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded)
                     && attempt < MAX_ATTEMPTS =>
@@ -509,6 +564,33 @@ async fn submit(
             }
             result => return result.map(tonic::Response::into_inner),
         }
+    }
+}
+
+fn import_request(
+    request: &proto::SubmitRecommendationRequest,
+    submitted_at: OffsetDateTime,
+) -> proto::ImportRecommendationRequest {
+    let request = request.clone();
+    proto::ImportRecommendationRequest {
+        organ: request.organ,
+        text: request.text,
+        topic: request.topic,
+        addressee: request.addressee,
+        source: request.source,
+        submit_time: Some(timestamp(submitted_at)),
+        request_id: request.request_id,
+    }
+}
+
+/// An import's response, which carries what a submission's does.
+fn submission_response(response: proto::ImportRecommendationResponse) -> proto::SubmitRecommendationResponse {
+    proto::SubmitRecommendationResponse {
+        recommendation: response.recommendation,
+        outcome: response.outcome,
+        matched: response.matched,
+        answer: response.answer,
+        suggestions: response.suggestions,
     }
 }
 
