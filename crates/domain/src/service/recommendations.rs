@@ -124,8 +124,9 @@ impl RecommendationService {
 
     /// Records a recommendation from an organ's earlier records (a register
     /// kept on paper or in spreadsheets) with the time it was first
-    /// submitted, deduplicated as it would have been then. An administrator's
-    /// act, for any organ.
+    /// submitted, deduplicated against everything stored as a submission is;
+    /// it is already answered only by an answer given before that time. An
+    /// administrator's act, for any organ.
     pub async fn import(
         &self,
         caller: &Principal,
