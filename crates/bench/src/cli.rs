@@ -134,6 +134,12 @@ pub struct SubmitRecommendationsArgs {
     /// query plans; they are yours to remove.
     #[arg(long)]
     pub keep_database: bool,
+    /// Keep the loaded corpus as a snapshot of this name and measure on a
+    /// copy of it; a later run with the same name (and the same `--corpus`
+    /// and `--seed`) skips loading. SQLite: the file NAME.db in the working
+    /// directory; PostgreSQL: the database NAME. They are yours to remove.
+    #[arg(long, value_name = "NAME")]
+    pub corpus_snapshot: Option<String>,
 }
 
 #[derive(Debug, Args)]

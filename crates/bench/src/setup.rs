@@ -40,6 +40,9 @@ impl fmt::Display for Backend {
     }
 }
 
+/// The file of a run's SQLite database, in a directory of its own.
+const SQLITE_FILE: &str = "bench.db";
+
 /// A database that exists for one run only.
 #[derive(Debug)]
 pub struct Database {
@@ -63,27 +66,33 @@ impl Database {
         match backend {
             Backend::Sqlite => {
                 let directory = tempfile::tempdir().context("creating a temporary directory")?;
-                let url = format!("sqlite://{}", directory.path().join("bench.db").display());
+                let url = format!("sqlite://{}", directory.path().join(SQLITE_FILE).display());
                 Ok(Database {
                     url,
                     place: Place::Sqlite(directory),
                 })
             }
-            Backend::Postgres => {
-                let seconds = OffsetDateTime::now_utc().unix_timestamp();
-                let name = format!("lienthong_bench_{}_{seconds}", std::process::id());
-                admin_execute(postgres_admin_url, &format!("CREATE DATABASE {name}"))
-                    .await
-                    .with_context(|| format!("creating the PostgreSQL database {name}"))?;
-                Ok(Database {
-                    url: with_database_name(postgres_admin_url, &name),
-                    place: Place::Postgres {
-                        admin_url: postgres_admin_url.to_owned(),
-                        name,
-                    },
-                })
-            }
+            Backend::Postgres => Database::create_postgres(postgres_admin_url, "").await,
         }
+    }
+
+    /// A PostgreSQL database of a name no other run uses, created with
+    /// `options` (e.g. `TEMPLATE x`).
+    async fn create_postgres(postgres_admin_url: &str, options: &str) -> anyhow::Result<Database> {
+        static CREATED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let seconds = OffsetDateTime::now_utc().unix_timestamp();
+        let sequence = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("lienthong_bench_{}_{seconds}_{sequence}", std::process::id());
+        admin_execute(postgres_admin_url, &format!("CREATE DATABASE {name} {options}"))
+            .await
+            .with_context(|| format!("creating the PostgreSQL database {name}"))?;
+        Ok(Database {
+            url: with_database_name(postgres_admin_url, &name),
+            place: Place::Postgres {
+                admin_url: postgres_admin_url.to_owned(),
+                name,
+            },
+        })
     }
 
     /// Deletes the database. `WITH (FORCE)` ends connections a pool may
@@ -117,6 +126,139 @@ impl Database {
     }
 }
 
+/// A loaded corpus kept between runs, so that a run measures without
+/// loading it again: on SQLite the file `NAME.db` in the working directory,
+/// on PostgreSQL the database `NAME` beside the run's. Runs measure on a
+/// copy, so the snapshot stays as it was loaded.
+#[derive(Debug)]
+pub struct Snapshot {
+    backend: Backend,
+    postgres_admin_url: String,
+    name: String,
+}
+
+impl Snapshot {
+    pub fn new(backend: Backend, postgres_admin_url: &str, name: &str) -> anyhow::Result<Snapshot> {
+        // The name goes into a file name and a CREATE DATABASE statement.
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+        anyhow::ensure!(
+            valid,
+            "snapshot name {name:?}: use lower-case letters, digits and underscores"
+        );
+        Ok(Snapshot {
+            backend,
+            postgres_admin_url: postgres_admin_url.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    fn sqlite_file(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("{}.db", self.name))
+    }
+
+    pub async fn exists(&self) -> anyhow::Result<bool> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.sqlite_file().exists()),
+            Backend::Postgres => {
+                let mut connection = admin_connection(&self.postgres_admin_url).await?;
+                let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                    .bind(&self.name)
+                    .fetch_optional(&mut connection)
+                    .await
+                    .context("looking for the snapshot database")?;
+                connection.close().await?;
+                Ok(found.is_some())
+            }
+        }
+    }
+
+    /// Creates the snapshot with what `load` stores into the database at the
+    /// URL it is given; nothing is left behind if `load` fails.
+    pub async fn fill<T>(&self, load: impl AsyncFnOnce(&str) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        match self.backend {
+            Backend::Sqlite => {
+                let database = Database::create(Backend::Sqlite, &self.postgres_admin_url).await?;
+                let loaded = load(&database.url).await;
+                let saved = match &loaded {
+                    Ok(_) => vacuum_into(&database.url, &self.sqlite_file()).await,
+                    Err(_) => Ok(()),
+                };
+                if saved.is_err() {
+                    // Not a snapshot a later run should find.
+                    let _ = std::fs::remove_file(self.sqlite_file());
+                }
+                database.remove().await?;
+                saved.and(loaded)
+            }
+            Backend::Postgres => {
+                admin_execute(
+                    &self.postgres_admin_url,
+                    &format!("CREATE DATABASE {}", self.name),
+                )
+                .await
+                .with_context(|| format!("creating the snapshot database {}", self.name))?;
+                let loaded = load(&with_database_name(&self.postgres_admin_url, &self.name)).await;
+                // A database with sessions cannot be copied: end the pool's.
+                let ended = admin_execute(
+                    &self.postgres_admin_url,
+                    &format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                        self.name
+                    ),
+                )
+                .await;
+                if loaded.is_err() {
+                    admin_execute(
+                        &self.postgres_admin_url,
+                        &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+                    )
+                    .await?;
+                }
+                let value = loaded?;
+                ended?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// A new database for one run, holding a copy of the snapshot.
+    pub async fn copy(&self) -> anyhow::Result<Database> {
+        match self.backend {
+            Backend::Sqlite => {
+                let database = Database::create(Backend::Sqlite, &self.postgres_admin_url).await?;
+                if let Place::Sqlite(directory) = &database.place {
+                    std::fs::copy(self.sqlite_file(), directory.path().join(SQLITE_FILE))
+                        .context("copying the snapshot")?;
+                }
+                Ok(database)
+            }
+            Backend::Postgres => {
+                Database::create_postgres(&self.postgres_admin_url, &format!("TEMPLATE {}", self.name)).await
+            }
+        }
+    }
+}
+
+/// Writes a consistent copy of the live SQLite database at `url`, its
+/// write-ahead log included, to `file`.
+async fn vacuum_into(url: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    let target = file.to_str().context("the snapshot path is not UTF-8")?;
+    let mut connection = sqlx::SqliteConnection::connect(url).await?;
+    connection
+        .execute(sqlx::AssertSqlSafe(format!(
+            "VACUUM INTO '{}'",
+            target.replace('\'', "''")
+        )))
+        .await
+        .with_context(|| format!("writing the snapshot {}", file.display()))?;
+    connection.close().await?;
+    Ok(())
+}
+
 /// On PostgreSQL, `VACUUM ANALYZE` the database at `url`: what autovacuum
 /// would have done after a bulk load, so measurements that follow see fresh
 /// planner statistics even where autovacuum is off. Nothing on SQLite.
@@ -130,15 +272,7 @@ pub async fn vacuum_analyze(backend: Backend, url: &str) -> anyhow::Result<()> {
 }
 
 async fn admin_execute(admin_url: &str, statement: &str) -> anyhow::Result<()> {
-    let redacted = lienthong::config::redact_password(admin_url);
-    // DROP DATABASE … WITH (FORCE) takes seconds while it ends the pool's
-    // connections; sqlx would warn about a slow statement each time.
-    let options = PgConnectOptions::from_str(admin_url)
-        .with_context(|| format!("{redacted} is not a PostgreSQL URL"))?
-        .disable_statement_logging();
-    let mut connection = PgConnection::connect_with(&options)
-        .await
-        .with_context(|| format!("connecting to {redacted}"))?;
+    let mut connection = admin_connection(admin_url).await?;
     // Database names are made here from digits and underscores only, so the
     // statement is safe to build as text (CREATE DATABASE takes no parameters).
     connection
@@ -150,6 +284,18 @@ async fn admin_execute(admin_url: &str, statement: &str) -> anyhow::Result<()> {
 
 /// `url` naming database `name` instead of its own, credentials, host and
 /// query kept.
+async fn admin_connection(admin_url: &str) -> anyhow::Result<PgConnection> {
+    let redacted = lienthong::config::redact_password(admin_url);
+    // DROP DATABASE … WITH (FORCE) takes seconds while it ends the pool's
+    // connections; sqlx would warn about a slow statement each time.
+    let options = PgConnectOptions::from_str(admin_url)
+        .with_context(|| format!("{redacted} is not a PostgreSQL URL"))?
+        .disable_statement_logging();
+    PgConnection::connect_with(&options)
+        .await
+        .with_context(|| format!("connecting to {redacted}"))
+}
+
 fn with_database_name(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),

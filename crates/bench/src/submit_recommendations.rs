@@ -31,7 +31,7 @@ use crate::cli::SubmitRecommendationsArgs;
 use crate::corpus::{self, Item};
 use crate::load::{self, Bearer};
 use crate::report;
-use crate::setup::{self, Backend, Database, RunningServer};
+use crate::setup::{self, Backend, Database, RunningServer, Snapshot};
 
 /// The goal for SubmitRecommendation on a corpus of 100 000.
 const GOAL_P99: Duration = Duration::from_millis(10);
@@ -42,7 +42,8 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 #[derive(Debug)]
 struct BackendRun {
     backend: Backend,
-    load: Load,
+    /// None when the corpus came from a snapshot.
+    load: Option<Load>,
     phases: Vec<Phase>,
 }
 
@@ -101,27 +102,55 @@ async fn on_fresh_database(
     items: &Arc<[Item]>,
 ) -> anyhow::Result<BackendRun> {
     tracing::info!(%backend, "preparing the database");
-    let database = Database::create(backend, &arguments.postgres_url).await?;
-    let result = tokio::select! {
-        result = run_on(backend, &database.url, arguments, items) => result,
-        () = lienthong::server::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
+    let snapshot = match &arguments.corpus_snapshot {
+        Some(name) => Some(Snapshot::new(backend, &arguments.postgres_url, name)?),
+        None => None,
     };
+    let mut load = None;
+    if let Some(snapshot) = &snapshot
+        && !snapshot.exists().await?
+    {
+        let filled = snapshot.fill(async |url: &str| load_corpus(backend, url, arguments, items).await);
+        load = Some(interruptible(filled).await?);
+    }
+    let database = match &snapshot {
+        Some(snapshot) => snapshot.copy().await?,
+        None => Database::create(backend, &arguments.postgres_url).await?,
+    };
+    let result = interruptible(async {
+        if snapshot.is_none() {
+            load = Some(load_corpus(backend, &database.url, arguments, items).await?);
+        }
+        measure(&database.url, arguments, items).await
+    })
+    .await;
     if arguments.keep_database {
         println!("{backend}: kept the database {}", database.keep());
-        return result;
+    } else {
+        database.remove().await?;
     }
-    let removed = database.remove().await;
-    let run = result?;
-    removed?;
-    Ok(run)
+    Ok(BackendRun {
+        backend,
+        load,
+        phases: result?,
+    })
 }
 
-async fn run_on(
+/// `work`, unless Ctrl-C comes first.
+async fn interruptible<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::select! {
+        result = work => result,
+        () = lienthong::server::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
+    }
+}
+
+/// Stores the corpus into the empty database at `database_url`.
+async fn load_corpus(
     backend: Backend,
     database_url: &str,
     arguments: &SubmitRecommendationsArgs,
     items: &Arc<[Item]>,
-) -> anyhow::Result<BackendRun> {
+) -> anyhow::Result<Load> {
     let store = lienthong_store::connect(database_url)
         .await
         .context("opening the store")?;
@@ -130,8 +159,6 @@ async fn run_on(
         .context("importing the directory")?;
     let services = Arc::new(Services::new(store.clone(), system_clock()));
     let corpus_size = usize::try_from(arguments.corpus)?;
-    let requests = usize::try_from(arguments.requests)?;
-
     let principals = Arc::new(principals(store.as_ref(), items).await?);
     tracing::info!(%backend, recommendations = corpus_size, in_flight = arguments.load_concurrency, "storing the corpus");
     let load = store_corpus(
@@ -142,13 +169,36 @@ async fn run_on(
         arguments.load_concurrency,
     )
     .await?;
-    tracing::info!(
-        %backend,
-        seconds = load.elapsed.as_secs_f64(),
-        "stored; submitting over gRPC"
-    );
+    tracing::info!(%backend, seconds = load.elapsed.as_secs_f64(), "stored");
     setup::vacuum_analyze(backend, database_url).await?;
+    Ok(load)
+}
 
+/// Submits the measured texts over gRPC to a server on the database at
+/// `database_url`, which holds the corpus: one at a time, then several in
+/// flight.
+async fn measure(
+    database_url: &str,
+    arguments: &SubmitRecommendationsArgs,
+    items: &Arc<[Item]>,
+) -> anyhow::Result<Vec<Phase>> {
+    let store = lienthong_store::connect(database_url)
+        .await
+        .context("opening the store")?;
+    let services = Services::new(store.clone(), system_clock());
+    let corpus_size = usize::try_from(arguments.corpus)?;
+    let requests = usize::try_from(arguments.requests)?;
+    let stored: u64 = store
+        .count_outcomes(time::OffsetDateTime::UNIX_EPOCH, time::OffsetDateTime::now_utc())
+        .await
+        .context("counting the stored corpus")?
+        .iter()
+        .map(|counted| counted.count)
+        .sum();
+    anyhow::ensure!(
+        stored == u64::try_from(corpus_size)?,
+        "the database holds {stored} recommendations, not --corpus {corpus_size}"
+    );
     let server = RunningServer::start(store.clone(), database_url).await?;
     let measured = &items[corpus_size..];
     let tokens = Arc::new(tokens(&services, measured).await?);
@@ -174,11 +224,7 @@ async fn run_on(
     }
     server.stop().await.context("stopping the server")?;
     result?;
-    Ok(BackendRun {
-        backend,
-        load,
-        phases,
-    })
+    Ok(phases)
 }
 
 /// A SUBMITTER principal for every organ that sends a text, as the auth
@@ -408,19 +454,10 @@ fn outcome_summary(outcomes: &BTreeMap<String, u64>) -> String {
 }
 
 fn print_progress(run: &BackendRun) {
-    let load = &run.load;
-    println!(
-        "{}: stored {} in {:.1} s ({:.0}/s with {} in flight; {:.0}/s in the first {} s, {:.0}/s in the last); {}",
-        run.backend,
-        load.stored,
-        load.elapsed.as_secs_f64(),
-        load.stored as f64 / load.elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
-        load.concurrency,
-        load.rates.first().copied().unwrap_or(0.0),
-        PROGRESS_EVERY.as_secs(),
-        load.rates.last().copied().unwrap_or(0.0),
-        outcome_summary(&load.outcomes),
-    );
+    match &run.load {
+        Some(load) => print_load(run.backend, load),
+        None => println!("{}: the corpus came from a snapshot", run.backend),
+    }
     for phase in &run.phases {
         println!(
             "{}: {} submissions with {} in flight in {:.1} s; {}",
@@ -433,12 +470,27 @@ fn print_progress(run: &BackendRun) {
     }
 }
 
+fn print_load(backend: Backend, load: &Load) {
+    println!(
+        "{}: stored {} in {:.1} s ({:.0}/s with {} in flight; {:.0}/s in the first {} s, {:.0}/s in the last); {}",
+        backend,
+        load.stored,
+        load.elapsed.as_secs_f64(),
+        load.stored as f64 / load.elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
+        load.concurrency,
+        load.rates.first().copied().unwrap_or(0.0),
+        PROGRESS_EVERY.as_secs(),
+        load.rates.last().copied().unwrap_or(0.0),
+        outcome_summary(&load.outcomes),
+    );
+}
+
 fn print_tables(runs: &[BackendRun]) {
     println!("\nstoring the corpus (through the service, no gRPC):");
     let rows: Vec<Vec<String>> = runs
         .iter()
-        .map(|run| {
-            let load = &run.load;
+        .filter_map(|run| Some((run, run.load.as_ref()?)))
+        .map(|(run, load)| {
             vec![
                 run.backend.to_string(),
                 load.concurrency.to_string(),
@@ -519,7 +571,7 @@ fn print_tables(runs: &[BackendRun]) {
 
 fn problems(run: &BackendRun) -> Vec<String> {
     let mut problems = Vec::new();
-    for (error, count) in &run.load.errors {
+    for (error, count) in run.load.iter().flat_map(|load| &load.errors) {
         problems.push(format!("{}: storing: {count} × {error}", run.backend));
     }
     for phase in &run.phases {
