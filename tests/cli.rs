@@ -608,6 +608,71 @@ async fn recommendations_import_keeps_original_times_oldest_first() {
         .cluster
         .expect("cluster");
     assert_eq!(cluster.representative, older.name);
+
+    // With a SUBMITTER's token, dated lines stop the import at once with a
+    // hint; --server-time submits them now instead.
+    let submitter = server
+        .token(WARD, &[lienthong_domain::auth::Role::Submitter])
+        .await;
+    let own = folder.path().join("own.jsonl");
+    std::fs::write(
+        &own,
+        [
+            line(serde_json::json!({"id": "o-1", "text": TRAFFIC_LIGHTS, "submitted_at": "2025-08-05"})),
+            line(serde_json::json!({"id": "o-2", "text": TRAFFIC_LIGHTS, "submitted_at": 1754361000})),
+        ]
+        .join("\n"),
+    )
+    .expect("write");
+    let own_path = own.to_str().expect("utf-8 path");
+    let submitter_environment = [
+        ("LIENTHONG_SERVER", address.as_str()),
+        ("LIENTHONG_TOKEN", submitter.as_str()),
+    ];
+    let arguments = [
+        "recommendations",
+        "import",
+        own_path,
+        "--organ",
+        WARD,
+        "--addressee",
+        STAFFING_OWNER,
+    ];
+    let refused = lienthong(&arguments, &submitter_environment);
+    assert!(!refused.status.success());
+    let diagnostics = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        diagnostics.contains("import stopped at line 1") && diagnostics.contains("--server-time"),
+        "{diagnostics}"
+    );
+    let now_submitted = lienthong(
+        &[&arguments[..], &["--server-time"]].concat(),
+        &submitter_environment,
+    );
+    assert_eq!(
+        summary_lines(&now_submitted)[0],
+        "2 lines, 2 submitted, 0 replayed, 0 failed",
+        "{now_submitted:?}"
+    );
+    let mine = recommendations
+        .list_recommendations(proto::ListRecommendationsRequest {
+            organ: WARD.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner()
+        .recommendations;
+    let submitted_now: Vec<&proto::Recommendation> =
+        mine.iter().filter(|item| item.text == TRAFFIC_LIGHTS).collect();
+    assert_eq!(submitted_now.len(), 2);
+    for item in submitted_now {
+        assert!(item.imported_by.is_empty());
+        assert!(
+            item.submit_time.expect("time").seconds > 1_790_000_000,
+            "stamped now"
+        );
+    }
 }
 
 /// A `tthc-monthly` submission with the four required figures.

@@ -714,6 +714,19 @@ async fn an_administrator_imports_earlier_recommendations_with_their_original_ti
         .expect_err("no time");
     assert_eq!(field_violations(&status)[0].0, "submit_time");
     let status = admin
+        .import_recommendation(import(NGOC_HA_PARTY, PREMISES, 365 * 27 * DAY, "too-old"))
+        .await
+        .expect_err("before 2000");
+    assert_eq!(field_violations(&status)[0].0, "submit_time");
+    // The organ's request ids are one namespace: a key it used to submit
+    // cannot import another recommendation.
+    submit(&mut party, submission(NGOC_HA_PARTY, PREMISES, "shared-key")).await;
+    let status = admin
+        .import_recommendation(import(NGOC_HA_PARTY, PREMISES, DAY, "shared-key"))
+        .await
+        .expect_err("key used by a submission");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    let status = admin
         .import_recommendation(import("00008-nobody", PREMISES, DAY, "no-organ"))
         .await
         .expect_err("no such organ");

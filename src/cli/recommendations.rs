@@ -230,7 +230,7 @@ struct ImportLine {
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
-    submitted_at: Option<String>,
+    submitted_at: Option<serde_json::Value>,
 }
 
 /// A line ready to send.
@@ -359,18 +359,18 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
             file.times_ignored += 1;
         }
         let submitted_at = match parsed.submitted_at.filter(|_| !arguments.server_time) {
-            Some(text) => match parse_submission_time(&text) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => match value.as_str().and_then(parse_submission_time) {
                 Some(time) => Some(time),
                 None => {
                     file.failed.push(refuse(
                         parsed.id,
                         MALFORMED_LINE,
-                        format!("`submitted_at` {text:?} is neither RFC 3339 nor a date YYYY-MM-DD"),
+                        format!("`submitted_at` {value} is neither an RFC 3339 time nor a date YYYY-MM-DD"),
                     ));
                     continue;
                 }
             },
-            None => None,
         };
         first_line_of_id.insert(id_text, line_number);
         file.pending.push(PendingLine {
@@ -437,8 +437,10 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
     let concurrency = usize::from(arguments.concurrency);
     let mut queue = file.pending.into_iter().peekable();
     let mut in_flight = tokio::task::JoinSet::new();
+    // Set while a dated line is in flight: nothing goes out beside it.
+    let mut dated_in_flight = false;
     loop {
-        while in_flight.len() < concurrency {
+        while in_flight.len() < concurrency && !dated_in_flight {
             // One dated line at a time, so that each is deduplicated against
             // exactly the history before it.
             let dated_next = queue.peek().is_some_and(|pending| pending.submitted_at.is_some());
@@ -446,6 +448,7 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
                 break;
             }
             let Some(pending) = queue.next() else { break };
+            dated_in_flight = pending.submitted_at.is_some();
             let mut service = service.clone();
             in_flight.spawn(async move {
                 let result = submit(&mut service, &pending).await;
@@ -456,6 +459,7 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
             break;
         };
         let (pending, result) = joined.context("a submission task failed")?;
+        dated_in_flight = false;
         match result {
             Ok(response) => {
                 let id = response
@@ -477,6 +481,18 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
                 eprintln!(
                     "import stopped at line {}: the server refused the token; \
                      re-running the import resumes it safely",
+                    pending.line
+                );
+                return Err(status.into());
+            }
+            Err(status) if status.code() == Code::PermissionDenied && pending.submitted_at.is_some() => {
+                // Every dated line would be refused the same way.
+                in_flight.abort_all();
+                bar.finish_and_clear();
+                eprintln!(
+                    "import stopped at line {}: lines with submitted_at are imported with their original \
+                     time, which takes an administrator's token; use one, or --server-time to submit \
+                     them now with the organ's own",
                     pending.line
                 );
                 return Err(status.into());

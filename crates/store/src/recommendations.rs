@@ -519,6 +519,47 @@ async fn count_new_member(
     Ok(())
 }
 
+/// Refuses to move members of an answered cluster into one that does not
+/// carry the same answer: they would lose theirs without a decision saying
+/// so. Read under the lock, so an answer given meanwhile counts.
+async fn keep_answers(connection: &mut AnyConnection, source: i64, target: i64) -> Result<()> {
+    let rows: Vec<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, status, answer_text, answer_document FROM clusters WHERE id = $1 OR id = $2",
+    )
+    .bind(source)
+    .bind(target)
+    .fetch_all(&mut *connection)
+    .await
+    .or_database_failure("comparing cluster answers")?;
+    let answer_of = |id: i64| {
+        rows.iter()
+            .find(|row| row.0 == id)
+            .filter(|row| row.1 == ClusterStatus::Answered.as_str())
+            .map(|row| (&row.2, &row.3))
+    };
+    let Some(source_answer) = answer_of(source) else {
+        return Ok(());
+    };
+    match answer_of(target) {
+        None => Err(Error::FailedPrecondition {
+            violation_type: "ANSWERED_SOURCE",
+            subject: format!("clusters/{source}"),
+            description: format!(
+                "clusters/{source} is answered and clusters/{target} is not, so its members would lose \
+                 their answer; reopen clusters/{source} first"
+            ),
+        }),
+        Some(target_answer) if target_answer != source_answer => Err(Error::FailedPrecondition {
+            violation_type: "CONFLICTING_ANSWERS",
+            subject: format!("clusters/{source}"),
+            description: format!(
+                "clusters/{source} and clusters/{target} are answered differently; reopen one first"
+            ),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Adds each change to its term's document frequency; a term not counted
 /// yet starts from its change. The changes are written into the statement
 /// (they are integers): a submission's are all 1, so its statements repeat
@@ -779,9 +820,11 @@ impl RecommendationStore for SqlStore {
                         .or_database_failure("reading the matched cluster")?;
                 // An imported recommendation older than the answer was not
                 // answered on arrival; it joins, and the answer reaches it
-                // as a member.
-                let answered_before = answered_at.is_some_and(|answered_at| answered_at <= submitted_at);
-                let outcome = if status == ClusterStatus::Answered.as_str() && answered_before {
+                // as a member. A live one is answered by whatever answer is
+                // there when it is recorded.
+                let answered_by_then = new.imported_by.is_none()
+                    || answered_at.is_some_and(|answered_at| answered_at <= submitted_at);
+                let outcome = if status == ClusterStatus::Answered.as_str() && answered_by_then {
                     DedupOutcome::AlreadyAnswered
                 } else {
                     DedupOutcome::JoinedCluster
@@ -1305,6 +1348,7 @@ impl RecommendationStore for SqlStore {
             })?;
         match confirm {
             Some(target) if target != own_cluster => {
+                keep_answers(&mut transaction, own_cluster, target).await?;
                 sqlx::query("UPDATE recommendations SET cluster_id = $1 WHERE id = $2")
                     .bind(target)
                     .bind(recommendation_id)
@@ -1370,24 +1414,7 @@ impl RecommendationStore for SqlStore {
         .await?;
         claim_cluster(&mut transaction, target, at).await?;
         claim_cluster(&mut transaction, source, at).await?;
-        if target.status == ClusterStatus::Answered && source.status == ClusterStatus::Answered {
-            // Both may have been reopened and answered again since the domain
-            // compared their answers; compare again under the lock.
-            let answers: Vec<(Option<String>, Option<String>)> =
-                sqlx::query_as("SELECT answer_text, answer_document FROM clusters WHERE id = $1 OR id = $2")
-                    .bind(target.cluster_id)
-                    .bind(source.cluster_id)
-                    .fetch_all(&mut *transaction)
-                    .await
-                    .or_database_failure("comparing cluster answers")?;
-            if answers.windows(2).any(|pair| pair[0] != pair[1]) {
-                return Err(Error::FailedPrecondition {
-                    violation_type: "CONFLICTING_ANSWERS",
-                    subject: format!("clusters/{}", source.cluster_id),
-                    description: "the clusters are answered differently; reopen one first".to_owned(),
-                });
-            }
-        }
+        keep_answers(&mut transaction, source.cluster_id, target.cluster_id).await?;
         let moved = sqlx::query("UPDATE recommendations SET cluster_id = $1 WHERE cluster_id = $2")
             .bind(target.cluster_id)
             .bind(source.cluster_id)

@@ -2435,6 +2435,16 @@ async fn recommendations_round_trip_with_the_decision_applied() {
     .await;
     assert_eq!(settled.outcome, DedupOutcome::AlreadyAnswered);
     assert_eq!(settled.cluster_id, opened.cluster_id);
+    // A live submission is answered by whatever answer is there when it is
+    // recorded, even one given after its clock was read.
+    let overtaken = record(
+        store,
+        &submission(BA_DINH_FRONT, STAFFING, 34),
+        link(&joined, 1.0),
+        "overtaken",
+    )
+    .await;
+    assert_eq!(overtaken.outcome, DedupOutcome::AlreadyAnswered);
 
     // Imported from earlier records: submitted before the answer, so it was
     // not answered on arrival; it counts from its own time.
@@ -2531,7 +2541,7 @@ async fn recommendations_round_trip_with_the_decision_applied() {
         .dedup_context(&ENGINE.analyze(TRAFFIC), limits())
         .await
         .expect("context");
-    assert_eq!(context.corpus.document_count, 5, "nor was it counted");
+    assert_eq!(context.corpus.document_count, 6, "nor was it counted");
 }
 
 #[tokio::test]
@@ -3547,6 +3557,78 @@ async fn moving_a_recommendation_keeps_both_clusters_consistent() {
             ("MOVE_OUT".to_owned(), Some(first.id)),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_review_confirms_out_of_an_answered_cluster_only_into_the_same_answer() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let first = record(
+        store,
+        &submission(BA_DINH_GOVERNMENT, STAFFING, 10),
+        Decision::New,
+        "first",
+    )
+    .await;
+    let pending = record(
+        store,
+        &submission(NGOC_HA_PARTY, STAFFING, 20),
+        review(&[(&first, 0.45)]),
+        "pending",
+    )
+    .await;
+    let answer_cluster = |cluster_id: i64, text: &'static str, request_id: &'static str| async move {
+        store
+            .act_on_cluster(
+                cluster_id,
+                ClusterStatus::Open,
+                &ClusterAction::Answer(answer(text, 30)),
+                HOME_AFFAIRS,
+                instant(30),
+                &officer_key("AnswerCluster", request_id),
+            )
+            .await
+            .expect("answered");
+    };
+    answer_cluster(pending.cluster_id, "Đã giao biên chế.", "answer-own").await;
+    let confirm = |request_id: &'static str| async move {
+        store
+            .resolve_review(
+                pending.id,
+                Some(first.cluster_id),
+                HOME_AFFAIRS,
+                instant(40),
+                &officer_key("ResolveReview", request_id),
+            )
+            .await
+    };
+    let lost = confirm("into-open").await.expect_err("the answer would be lost");
+    assert!(
+        matches!(
+            lost,
+            Error::FailedPrecondition {
+                violation_type: "ANSWERED_SOURCE",
+                ..
+            }
+        ),
+        "{lost:?}"
+    );
+    let unchanged = store
+        .get_recommendation(pending.id)
+        .await
+        .expect("get")
+        .expect("recommendation");
+    assert_eq!(unchanged.cluster_id, pending.cluster_id);
+    assert_eq!(unchanged.pending_suggestions.len(), 1, "still awaiting review");
+
+    answer_cluster(first.cluster_id, "Đã giao biên chế.", "answer-first").await;
+    confirm("into-same-answer").await.expect("confirmed");
+    let moved = store
+        .get_recommendation(pending.id)
+        .await
+        .expect("get")
+        .expect("recommendation");
+    assert_eq!(moved.cluster_id, first.cluster_id);
 }
 
 #[tokio::test]

@@ -25,6 +25,9 @@ const MAX_SOURCE_CHARS: usize = 200;
 const MAX_ANSWER_CHARS: usize = 10_000;
 const MAX_DOCUMENT_CHARS: usize = 200;
 const MAX_SIMILAR_RESULTS: usize = 20;
+/// The earliest submission time an import takes: a guard against unset
+/// times read as 1970 or year 1.
+const EARLIEST_IMPORT: OffsetDateTime = time::macros::datetime!(2000-01-01 00:00 +07:00);
 const DEFAULT_SIMILAR_RESULTS: usize = 5;
 
 /// A request to submit a recommendation.
@@ -125,8 +128,8 @@ impl RecommendationService {
     /// Records a recommendation from an organ's earlier records (a register
     /// kept on paper or in spreadsheets) with the time it was first
     /// submitted, deduplicated against everything stored as a submission is;
-    /// it is already answered only by an answer given before that time. An
-    /// administrator's act, for any organ.
+    /// it is already answered only by an answer given at or before that
+    /// time. An administrator's act, for any organ.
     pub async fn import(
         &self,
         caller: &Principal,
@@ -144,15 +147,18 @@ impl RecommendationService {
         #[derive(Serialize)]
         struct Content<'a> {
             request: &'a SubmitRecommendation,
-            submitted_at_nanos: String,
+            submitted_at_micros: String,
         }
+        // The organ's request ids are one namespace, whoever records them: a
+        // line submitted once and imported later under the same id is
+        // refused as a reused key, never recorded twice.
         let key = idempotency_key(
             &request.organ_id,
-            "ImportRecommendation",
+            "SubmitRecommendation",
             &request.request_id,
             &Content {
                 request: &request,
-                submitted_at_nanos: submitted_at.unix_timestamp_nanos().to_string(),
+                submitted_at_micros: (submitted_at.unix_timestamp_nanos() / 1_000).to_string(),
             },
         )?;
         let imported = Imported {
@@ -184,10 +190,12 @@ impl RecommendationService {
         self.check_addressee(&request.addressee, &mut violations).await?;
         check_free_text("source", &request.source, MAX_SOURCE_CHARS, &mut violations);
         let received_at = (self.clock)();
-        if let Some(imported) = &imported
-            && imported.submitted_at > received_at
-        {
-            violations.add("submit_time", "must not be in the future");
+        if let Some(imported) = &imported {
+            if imported.submitted_at > received_at {
+                violations.add("submit_time", "must not be in the future");
+            } else if imported.submitted_at < EARLIEST_IMPORT {
+                violations.add("submit_time", "must not be before 2000-01-01");
+            }
         }
         violations.into_result()?;
 
@@ -611,39 +619,8 @@ impl RecommendationService {
         }
         require_members(&target)?;
         require_members(&source)?;
-        // The merged cluster keeps the target's state. An answered source
-        // would take its members' answer away without a decision saying so:
-        // the officer reopens it first, or merges the other way so that the
-        // target's members receive the answer.
-        if source.status == ClusterStatus::Answered && target.status != ClusterStatus::Answered {
-            return Err(Error::FailedPrecondition {
-                violation_type: "ANSWERED_SOURCE",
-                subject: cluster_name(source_id),
-                description: format!(
-                    "{source} is answered and {target} is not; reopen {source} first, or merge {target} into {source} \
-                     to give its members the answer",
-                    source = cluster_name(source_id),
-                    target = cluster_name(target_id),
-                ),
-            });
-        }
-        // Two answers that differ settle the matter in two ways; an officer
-        // must reopen one of them first.
-        if let (Some(target_answer), Some(source_answer)) = (&target.answer, &source.answer)
-            && target.status == ClusterStatus::Answered
-            && source.status == ClusterStatus::Answered
-            && (target_answer.text != source_answer.text || target_answer.document != source_answer.document)
-        {
-            return Err(Error::FailedPrecondition {
-                violation_type: "CONFLICTING_ANSWERS",
-                subject: cluster_name(source_id),
-                description: format!(
-                    "{} and {} are answered differently; reopen one first",
-                    cluster_name(target_id),
-                    cluster_name(source_id)
-                ),
-            });
-        }
+        // The store refuses, under its lock, to take an answer away from the
+        // source's members (ANSWERED_SOURCE, CONFLICTING_ANSWERS).
         match self
             .recommendations()
             .merge_clusters(
