@@ -134,10 +134,11 @@ pub struct SubmitRecommendationsArgs {
     /// query plans; they are yours to remove.
     #[arg(long)]
     pub keep_database: bool,
-    /// Keep the loaded corpus as a snapshot of this name and measure on a
-    /// copy of it; a later run with the same name (and the same `--corpus`
-    /// and `--seed`) skips loading. SQLite: the file NAME.db in the working
-    /// directory; PostgreSQL: the database NAME. They are yours to remove.
+    /// Keep the loaded corpus as a snapshot and measure on a copy of it; a
+    /// later run with the same name, `--corpus` and `--seed` (and
+    /// normalisation version) skips loading. SQLite: the file
+    /// NAME_<corpus>_<seed>_n<version>.db in the working directory;
+    /// PostgreSQL: the database of that name. They are yours to remove.
     #[arg(long, value_name = "NAME")]
     pub corpus_snapshot: Option<String>,
 }

@@ -128,8 +128,10 @@ impl Database {
 
 /// A loaded corpus kept between runs, so that a run measures without
 /// loading it again: on SQLite the file `NAME.db` in the working directory,
-/// on PostgreSQL the database `NAME` beside the run's. Runs measure on a
-/// copy, so the snapshot stays as it was loaded.
+/// on PostgreSQL the database `NAME` beside the run's, where `NAME` is the
+/// name given followed by what the corpus depends on (its size, seed and the
+/// normalisation version), so a snapshot of other texts is never reused.
+/// Runs measure on a copy, so the snapshot stays as it was loaded.
 #[derive(Debug)]
 pub struct Snapshot {
     backend: Backend,
@@ -138,20 +140,28 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn new(backend: Backend, postgres_admin_url: &str, name: &str) -> anyhow::Result<Snapshot> {
-        // The name goes into a file name and a CREATE DATABASE statement.
-        let valid = !name.is_empty()
+    /// `identity` names what the snapshot holds, e.g. `100000_1_n3`.
+    pub fn new(
+        backend: Backend,
+        postgres_admin_url: &str,
+        name: &str,
+        identity: &str,
+    ) -> anyhow::Result<Snapshot> {
+        // The name becomes a file name and a PostgreSQL identifier (at most
+        // 63 bytes with the identity and a temporary suffix).
+        let valid = name.len() <= 32
+            && name.starts_with(|first: char| first.is_ascii_lowercase())
             && name
                 .bytes()
                 .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
         anyhow::ensure!(
             valid,
-            "snapshot name {name:?}: use lower-case letters, digits and underscores"
+            "snapshot name {name:?}: up to 32 lower-case letters, digits and underscores, starting with a letter"
         );
         Ok(Snapshot {
             backend,
             postgres_admin_url: postgres_admin_url.to_owned(),
-            name: name.to_owned(),
+            name: format!("{name}_{identity}"),
         })
     }
 
@@ -176,53 +186,57 @@ impl Snapshot {
     }
 
     /// Creates the snapshot with what `load` stores into the database at the
-    /// URL it is given; nothing is left behind if `load` fails.
+    /// URL it is given. The snapshot appears only once `load` has succeeded:
+    /// it is loaded under another name and renamed.
     pub async fn fill<T>(&self, load: impl AsyncFnOnce(&str) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        match self.backend {
-            Backend::Sqlite => {
-                let database = Database::create(Backend::Sqlite, &self.postgres_admin_url).await?;
-                let loaded = load(&database.url).await;
-                let saved = match &loaded {
-                    Ok(_) => vacuum_into(&database.url, &self.sqlite_file()).await,
-                    Err(_) => Ok(()),
-                };
-                if saved.is_err() {
-                    // Not a snapshot a later run should find.
-                    let _ = std::fs::remove_file(self.sqlite_file());
+        let database = Database::create(self.backend, &self.postgres_admin_url).await?;
+        let loaded = interruptible(load(&database.url)).await;
+        if loaded.is_err() {
+            // The load's error is the one to report.
+            let _ = database.remove().await;
+            return loaded;
+        }
+        let published = match &database.place {
+            Place::Sqlite(_) => {
+                let partial = self.sqlite_file().with_extension("db.partial");
+                let written = vacuum_into(&database.url, &partial).await;
+                let renamed = written.and_then(|()| {
+                    std::fs::rename(&partial, self.sqlite_file()).context("publishing the snapshot")
+                });
+                if renamed.is_err() {
+                    let _ = std::fs::remove_file(&partial);
                 }
-                database.remove().await?;
-                saved.and(loaded)
+                renamed
             }
-            Backend::Postgres => {
+            Place::Postgres { admin_url, name } => {
+                // A database with sessions can be neither renamed nor copied:
+                // end the pool's.
                 admin_execute(
-                    &self.postgres_admin_url,
-                    &format!("CREATE DATABASE {}", self.name),
-                )
-                .await
-                .with_context(|| format!("creating the snapshot database {}", self.name))?;
-                let loaded = load(&with_database_name(&self.postgres_admin_url, &self.name)).await;
-                // A database with sessions cannot be copied: end the pool's.
-                let ended = admin_execute(
-                    &self.postgres_admin_url,
+                    admin_url,
                     &format!(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                         WHERE datname = '{}' AND pid <> pg_backend_pid()",
-                        self.name
+                         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
                     ),
                 )
-                .await;
-                if loaded.is_err() {
+                .await
+                .and(
                     admin_execute(
-                        &self.postgres_admin_url,
-                        &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+                        admin_url,
+                        &format!("ALTER DATABASE \"{name}\" RENAME TO \"{}\"", self.name),
                     )
-                    .await?;
-                }
-                let value = loaded?;
-                ended?;
-                Ok(value)
+                    .await,
+                )
+            }
+        };
+        match published {
+            Ok(()) if self.backend == Backend::Postgres => {}
+            Ok(()) => database.remove().await?,
+            Err(error) => {
+                let _ = database.remove().await;
+                return Err(error.context(format!("publishing the snapshot {}", self.name)));
             }
         }
+        loaded
     }
 
     /// A new database for one run, holding a copy of the snapshot.
@@ -237,9 +251,18 @@ impl Snapshot {
                 Ok(database)
             }
             Backend::Postgres => {
-                Database::create_postgres(&self.postgres_admin_url, &format!("TEMPLATE {}", self.name)).await
+                Database::create_postgres(&self.postgres_admin_url, &format!("TEMPLATE \"{}\"", self.name))
+                    .await
             }
         }
+    }
+}
+
+/// `work`, unless Ctrl-C comes first.
+pub async fn interruptible<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::select! {
+        result = work => result,
+        () = lienthong::server::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
     }
 }
 
@@ -273,8 +296,9 @@ pub async fn vacuum_analyze(backend: Backend, url: &str) -> anyhow::Result<()> {
 
 async fn admin_execute(admin_url: &str, statement: &str) -> anyhow::Result<()> {
     let mut connection = admin_connection(admin_url).await?;
-    // Database names are made here from digits and underscores only, so the
-    // statement is safe to build as text (CREATE DATABASE takes no parameters).
+    // Database names are made here from lower-case letters, digits and
+    // underscores only, so the statement is safe to build as text (CREATE
+    // DATABASE takes no parameters).
     connection
         .execute(sqlx::AssertSqlSafe(statement.to_owned()))
         .await?;
@@ -282,8 +306,7 @@ async fn admin_execute(admin_url: &str, statement: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `url` naming database `name` instead of its own, credentials, host and
-/// query kept.
+/// A connection for administrative statements, which sqlx does not log.
 async fn admin_connection(admin_url: &str) -> anyhow::Result<PgConnection> {
     let redacted = lienthong::config::redact_password(admin_url);
     // DROP DATABASE … WITH (FORCE) takes seconds while it ends the pool's
@@ -296,6 +319,8 @@ async fn admin_connection(admin_url: &str) -> anyhow::Result<PgConnection> {
         .with_context(|| format!("connecting to {redacted}"))
 }
 
+/// `url` naming database `name` instead of its own, credentials, host and
+/// query kept.
 fn with_database_name(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),

@@ -31,7 +31,7 @@ use crate::cli::SubmitRecommendationsArgs;
 use crate::corpus::{self, Item};
 use crate::load::{self, Bearer};
 use crate::report;
-use crate::setup::{self, Backend, Database, RunningServer, Snapshot};
+use crate::setup::{self, Backend, Database, RunningServer, Snapshot, interruptible};
 
 /// The goal for SubmitRecommendation on a corpus of 100 000.
 const GOAL_P99: Duration = Duration::from_millis(10);
@@ -103,15 +103,32 @@ async fn on_fresh_database(
 ) -> anyhow::Result<BackendRun> {
     tracing::info!(%backend, "preparing the database");
     let snapshot = match &arguments.corpus_snapshot {
-        Some(name) => Some(Snapshot::new(backend, &arguments.postgres_url, name)?),
+        Some(name) => {
+            let identity = format!(
+                "{}_{}_n{}",
+                arguments.corpus,
+                arguments.seed,
+                lienthong_dedup::NORM_VERSION
+            );
+            Some(Snapshot::new(backend, &arguments.postgres_url, name, &identity)?)
+        }
         None => None,
     };
     let mut load = None;
     if let Some(snapshot) = &snapshot
         && !snapshot.exists().await?
     {
-        let filled = snapshot.fill(async |url: &str| load_corpus(backend, url, arguments, items).await);
-        load = Some(interruptible(filled).await?);
+        let filled = snapshot.fill(async |url: &str| {
+            let load = load_corpus(backend, url, arguments, items).await?;
+            // A snapshot missing some of the corpus would be reused as if whole.
+            anyhow::ensure!(
+                load.errors.is_empty(),
+                "storing the corpus failed: {:?}",
+                load.errors
+            );
+            Ok(load)
+        });
+        load = Some(filled.await?);
     }
     let database = match &snapshot {
         Some(snapshot) => snapshot.copy().await?,
@@ -127,21 +144,17 @@ async fn on_fresh_database(
     if arguments.keep_database {
         println!("{backend}: kept the database {}", database.keep());
     } else {
-        database.remove().await?;
+        let removed = database.remove().await;
+        // The run's own error comes first.
+        if result.is_ok() {
+            removed?;
+        }
     }
     Ok(BackendRun {
         backend,
         load,
         phases: result?,
     })
-}
-
-/// `work`, unless Ctrl-C comes first.
-async fn interruptible<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::select! {
-        result = work => result,
-        () = lienthong::server::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
-    }
 }
 
 /// Stores the corpus into the empty database at `database_url`.
@@ -188,17 +201,6 @@ async fn measure(
     let services = Services::new(store.clone(), system_clock());
     let corpus_size = usize::try_from(arguments.corpus)?;
     let requests = usize::try_from(arguments.requests)?;
-    let stored: u64 = store
-        .count_outcomes(time::OffsetDateTime::UNIX_EPOCH, time::OffsetDateTime::now_utc())
-        .await
-        .context("counting the stored corpus")?
-        .iter()
-        .map(|counted| counted.count)
-        .sum();
-    anyhow::ensure!(
-        stored == u64::try_from(corpus_size)?,
-        "the database holds {stored} recommendations, not --corpus {corpus_size}"
-    );
     let server = RunningServer::start(store.clone(), database_url).await?;
     let measured = &items[corpus_size..];
     let tokens = Arc::new(tokens(&services, measured).await?);
