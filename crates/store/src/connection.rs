@@ -14,7 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions as _, Executor as _};
 
-use crate::checkpoint::Checkpointer;
+use crate::checkpoint::{CHECKPOINT_INTERVAL, Checkpointer};
 use crate::error::DatabaseResultExt as _;
 use crate::sql_store::SqlStore;
 
@@ -103,7 +103,7 @@ pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, E
             pool.execute("PRAGMA journal_mode = WAL")
                 .await
                 .or_database_failure("switching SQLite to write-ahead logging")?;
-            (pool, Some(Checkpointer::start(&url).await?))
+            (pool, Some(Checkpointer::start(&url, CHECKPOINT_INTERVAL).await?))
         }
         Backend::Postgres => (
             pool_options

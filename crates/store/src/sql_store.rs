@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::checkpoint::Checkpointer;
 use crate::connection::Backend;
@@ -35,7 +35,7 @@ pub(crate) struct SqlStore {
     /// PostgreSQL has no such wait.
     write_turns: Option<Arc<Mutex<()>>>,
     /// SQLite's background checkpoint, held to stop with the store.
-    _checkpointer: Option<Checkpointer>,
+    checkpointer: Option<Checkpointer>,
 }
 
 /// A write transaction, holding its writer's turn until it ends; derefs to
@@ -44,6 +44,8 @@ pub(crate) struct SqlStore {
 pub(crate) struct WriteTransaction {
     transaction: Transaction<'static, Any>,
     _turn: Option<OwnedMutexGuard<()>>,
+    /// Told once the transaction commits (SQLite's checkpointer).
+    committed: Option<Arc<Notify>>,
 }
 
 impl Deref for WriteTransaction {
@@ -67,7 +69,7 @@ impl SqlStore {
             pool,
             backend,
             write_turns,
-            _checkpointer: checkpointer,
+            checkpointer,
         }
     }
 
@@ -84,6 +86,7 @@ impl SqlStore {
         Ok(WriteTransaction {
             transaction,
             _turn: turn,
+            committed: self.checkpointer.as_ref().map(Checkpointer::commit_signal),
         })
     }
 }
@@ -93,7 +96,11 @@ pub(crate) async fn commit(transaction: WriteTransaction) -> Result<()> {
         .transaction
         .commit()
         .await
-        .or_database_failure("committing a transaction")
+        .or_database_failure("committing a transaction")?;
+    if let Some(committed) = &transaction.committed {
+        committed.notify_one();
+    }
+    Ok(())
 }
 
 pub(crate) async fn roll_back(transaction: WriteTransaction) -> Result<()> {
