@@ -253,10 +253,6 @@ async fn load_dedup_context(
 
     let candidates = read_candidates(connection, &candidate_ids).await?;
 
-    let document_count: i64 = sqlx::query_scalar("SELECT document_count FROM dedup_corpus WHERE id = 1")
-        .fetch_one(&mut *connection)
-        .await
-        .or_database_failure("reading the corpus size")?;
     let terms = terms_to_weigh(
         analysis,
         candidates
@@ -264,19 +260,23 @@ async fn load_dedup_context(
             .flat_map(|candidate| [&*candidate.analysis, &*candidate.cluster_canonical]),
     );
     let mut document_frequencies = HashMap::with_capacity(terms.len());
+    let mut document_count = None;
     for chunk in terms.chunks(500) {
         // One row of `term US count RS …` rather than a row per term: each
         // row costs more to hand over than the lookup that finds it. Terms
         // are letters, digits and spaces, so neither separator occurs in one.
+        // The corpus size comes along, saving a round trip.
         let mut query = NumberedQuery::new(
-            "SELECT string_agg(term || '\u{1f}' || document_count, '\u{1e}') FROM dedup_terms",
+            "SELECT (SELECT document_count FROM dedup_corpus WHERE id = 1), \
+             string_agg(term || '\u{1f}' || document_count, '\u{1e}') FROM dedup_terms",
         );
         query.push_condition_in("term IN ({})", chunk.iter().copied())?;
         let (sql, arguments) = query.into_parts();
-        let packed: Option<String> = sqlx::query_scalar_with(sql, arguments)
+        let (count, packed): (i64, Option<String>) = sqlx::query_as_with(sql, arguments)
             .fetch_one(&mut *connection)
             .await
             .or_database_failure("reading document frequencies")?;
+        document_count = Some(count);
         for entry in packed.as_deref().unwrap_or_default().split('\u{1e}') {
             if entry.is_empty() {
                 continue;
@@ -288,6 +288,13 @@ async fn load_dedup_context(
             document_frequencies.insert(term.to_owned(), count);
         }
     }
+    let document_count = match document_count {
+        Some(count) => count,
+        None => sqlx::query_scalar("SELECT document_count FROM dedup_corpus WHERE id = 1")
+            .fetch_one(&mut *connection)
+            .await
+            .or_database_failure("reading the corpus size")?,
+    };
     Ok(DedupContext {
         candidates,
         corpus: CorpusSnapshot {
@@ -297,49 +304,40 @@ async fn load_dedup_context(
     })
 }
 
-/// The candidates with their analyses and their clusters' canonical ones.
-/// Each stored analysis is read and parsed once, however many candidates
-/// share it: candidates of one cluster share its canonical member, which is
-/// often a candidate too.
+/// The candidates with their analyses and their clusters' canonical ones,
+/// in one statement: each cluster's canonical analysis comes with the first
+/// of its candidates. Each stored analysis is parsed once, however many
+/// candidates share it: candidates of one cluster share its canonical
+/// member, which is often a candidate too.
 async fn read_candidates(connection: &mut AnyConnection, ids: &[i64]) -> Result<Vec<StoredCandidate>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut query = NumberedQuery::new(
-        "SELECT r.id, r.cluster_id, c.representative_id, r.analysis FROM recommendations r \
-         JOIN clusters c ON c.id = r.cluster_id",
+        "SELECT r.id, r.cluster_id, c.representative_id, r.analysis, \
+           CASE WHEN ROW_NUMBER() OVER (PARTITION BY r.cluster_id ORDER BY r.id) = 1 \
+             AND c.representative_id <> r.id THEN canonical.analysis END \
+         FROM recommendations r JOIN clusters c ON c.id = r.cluster_id \
+         LEFT JOIN recommendations canonical ON canonical.id = c.representative_id",
     );
     query.push_condition_in("r.id IN ({})", ids.iter().copied())?;
     let (sql, arguments) = query.into_parts();
-    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as_with(sql, arguments)
+    let rows: Vec<(i64, i64, i64, String, Option<String>)> = sqlx::query_as_with(sql, arguments)
         .fetch_all(&mut *connection)
         .await
         .or_database_failure("reading candidate recommendations")?;
     let mut analyses: HashMap<i64, Arc<Analysis>> = HashMap::with_capacity(rows.len());
-    for (id, _, _, analysis) in &rows {
-        analyses.insert(*id, Arc::new(parse_analysis(analysis)?));
-    }
-    let mut canonical_ids: Vec<i64> = rows
-        .iter()
-        .map(|(_, _, canonical, _)| *canonical)
-        .filter(|canonical| !analyses.contains_key(canonical))
-        .collect();
-    canonical_ids.sort_unstable();
-    canonical_ids.dedup();
-    if !canonical_ids.is_empty() {
-        let mut query = NumberedQuery::new("SELECT id, analysis FROM recommendations");
-        query.push_condition_in("id IN ({})", canonical_ids.iter().copied())?;
-        let (sql, arguments) = query.into_parts();
-        let canonical_rows: Vec<(i64, String)> = sqlx::query_as_with(sql, arguments)
-            .fetch_all(&mut *connection)
-            .await
-            .or_database_failure("reading the candidates' canonical recommendations")?;
-        for (id, analysis) in canonical_rows {
-            analyses.insert(id, Arc::new(parse_analysis(&analysis)?));
+    for (id, _, canonical, analysis, canonical_analysis) in &rows {
+        for (id, analysis) in [(*id, Some(analysis)), (*canonical, canonical_analysis.as_ref())] {
+            if let Some(analysis) = analysis
+                && !analyses.contains_key(&id)
+            {
+                analyses.insert(id, Arc::new(parse_analysis(analysis)?));
+            }
         }
     }
     rows.into_iter()
-        .map(|(recommendation_id, cluster_id, canonical, _)| {
+        .map(|(recommendation_id, cluster_id, canonical, _, _)| {
             let analysis_of = |id: i64| {
                 analyses.get(&id).cloned().ok_or_else(|| {
                     corrupt_stored_data("a cluster names a representative that does not exist")
