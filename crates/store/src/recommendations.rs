@@ -313,8 +313,8 @@ async fn load_dedup_context(
 }
 
 /// The candidates with their analyses and their clusters' canonical ones,
-/// in one statement: each cluster's canonical analysis comes with the first
-/// of its candidates. Each stored analysis is parsed once, however many
+/// in one statement: each cluster's canonical analysis comes with its
+/// lowest-numbered candidate, unless that candidate is the canonical one. Each stored analysis is parsed once, however many
 /// candidates share it: candidates of one cluster share its canonical
 /// member, which is often a candidate too.
 async fn read_candidates(connection: &mut AnyConnection, ids: &[i64]) -> Result<Vec<StoredCandidate>> {

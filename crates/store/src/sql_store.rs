@@ -34,7 +34,8 @@ pub(crate) struct SqlStore {
     /// write could wait hundreds of milliseconds behind later ones.
     /// PostgreSQL has no such wait.
     write_turns: Option<Arc<Mutex<()>>>,
-    /// SQLite's background checkpoint, held to stop with the store.
+    /// SQLite's background checkpoint, which write transactions signal
+    /// when they commit; it stops with the store.
     checkpointer: Option<Checkpointer>,
 }
 
