@@ -700,6 +700,23 @@ async fn an_administrator_imports_earlier_recommendations_with_their_original_ti
         .await
         .expect_err("a submitter");
     assert_eq!(status.code(), Code::PermissionDenied);
+    let not_a_time = || proto::ImportRecommendationRequest {
+        submit_time: Some(prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        }),
+        ..import(NGOC_HA_PARTY, PREMISES, DAY, "not-a-time")
+    };
+    let status = party
+        .import_recommendation(not_a_time())
+        .await
+        .expect_err("a submitter, whatever the time");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = admin
+        .import_recommendation(not_a_time())
+        .await
+        .expect_err("not a time");
+    assert_eq!(field_violations(&status)[0].0, "submit_time");
     let status = admin
         .import_recommendation(import(NGOC_HA_PARTY, PREMISES, -DAY, "future"))
         .await

@@ -33,6 +33,11 @@ pub fn timestamp(instant: OffsetDateTime) -> Timestamp {
 }
 
 pub fn from_timestamp(field: &str, value: &Timestamp) -> Result<OffsetDateTime> {
+    // As google.protobuf.Timestamp defines it; a client library never sends
+    // other nanos, so they are a caller's mistake, not a time to normalise.
+    if !(0..1_000_000_000).contains(&value.nanos) {
+        return Err(Error::invalid(field, "nanos must be from 0 to 999 999 999"));
+    }
     let nanos = i128::from(value.seconds) * 1_000_000_000 + i128::from(value.nanos);
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .map_err(|_| Error::invalid(field, "timestamp out of range"))
@@ -785,6 +790,18 @@ pub fn recommendation_event_to_proto(event: RecommendationEvent) -> proto::Watch
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_read_as_protobuf_defines_them() {
+        let read = |seconds: i64, nanos: i32| from_timestamp("at", &Timestamp { seconds, nanos });
+        assert_eq!(
+            read(1_754_361_000, 500).ok(),
+            OffsetDateTime::from_unix_timestamp_nanos(1_754_361_000_000_000_500).ok()
+        );
+        assert!(read(0, -1).is_err());
+        assert!(read(0, 1_000_000_000).is_err());
+        assert!(read(i64::MAX, 0).is_err());
+    }
 
     #[test]
     fn resource_names_parse_strictly() {

@@ -166,9 +166,7 @@ impl RecommendationRpc for RecommendationApi {
         let submitted_at = request
             .submit_time
             .as_ref()
-            .map(|time| from_timestamp("submit_time", time))
-            .transpose()
-            .map_err(to_status)?;
+            .map(|time| from_timestamp("submit_time", time));
         let view = self
             .recommendations
             .import(

@@ -134,7 +134,7 @@ impl RecommendationService {
         &self,
         caller: &Principal,
         request: SubmitRecommendation,
-        submitted_at: Option<OffsetDateTime>,
+        submitted_at: Option<Result<OffsetDateTime>>,
     ) -> Result<RecommendationView> {
         if !caller.has(Role::Admin) {
             return Err(Error::PermissionDenied(format!(
@@ -142,8 +142,9 @@ impl RecommendationService {
                 caller.describe()
             )));
         }
+        // As sent, which may not have been a time: judged after the caller.
         let submitted_at = submitted_at
-            .ok_or_else(|| Error::invalid("submit_time", "required: when the organ first submitted it"))?;
+            .ok_or_else(|| Error::invalid("submit_time", "required: when the organ first submitted it"))??;
         #[derive(Serialize)]
         struct Content<'a> {
             request: &'a SubmitRecommendation,
