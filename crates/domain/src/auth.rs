@@ -2,6 +2,8 @@
 //! SHA-256 is stored, which is enough for a secret of that entropy and keeps
 //! the per-request lookup a single indexed read.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use base64::Engine as _;
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
@@ -79,6 +81,55 @@ pub struct TokenRecord {
 pub struct FoundToken {
     pub record: TokenRecord,
     pub organ: Option<Organ>,
+}
+
+/// Changes to tokens and organs as far as this process follows them. Every
+/// change made anywhere (another server, the command line, by hand in the
+/// database) moves the generation on, so what was read of a token under an
+/// earlier generation may be stale and is read again.
+#[derive(Debug, Default)]
+pub struct PrincipalChanges {
+    /// The current generation; 0 while changes are not followed.
+    current: AtomicU64,
+    /// The last generation handed out, so a generation is never reused.
+    last: AtomicU64,
+}
+
+impl PrincipalChanges {
+    /// The current generation, or `None` while changes cannot be followed
+    /// (not yet, or the way they arrive was lost), when nothing read
+    /// earlier may be relied on.
+    pub fn generation(&self) -> Option<u64> {
+        Some(self.current.load(Ordering::SeqCst)).filter(|&generation| generation != 0)
+    }
+
+    /// Following begins, or begins again after a time in which changes may
+    /// have gone unseen.
+    pub fn follow(&self) {
+        self.current.store(self.next_generation(), Ordering::SeqCst);
+    }
+
+    /// Something changed. Changes this process makes itself are noted here
+    /// too, so that it honours them at once rather than when the news comes
+    /// back; while not following, nothing is kept anyway.
+    pub fn changed(&self) {
+        let next = self.next_generation();
+        // Never from 0: that would claim following when it is not.
+        let _ = self
+            .current
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |current| {
+                (current != 0).then_some(next)
+            });
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.last.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Following stopped: changes may now go unseen.
+    pub fn lose(&self) {
+        self.current.store(0, Ordering::SeqCst);
+    }
 }
 
 impl TokenRecord {
@@ -171,6 +222,26 @@ pub fn parse_duration(text: &str) -> Option<time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn principal_changes_are_followed_only_between_follow_and_lose() {
+        let changes = PrincipalChanges::default();
+        assert_eq!(changes.generation(), None, "not following at first");
+        changes.changed();
+        assert_eq!(changes.generation(), None, "a change does not start following");
+        changes.follow();
+        let first = changes.generation().expect("following");
+        changes.changed();
+        let second = changes.generation().expect("still following");
+        assert_ne!(first, second);
+        changes.lose();
+        assert_eq!(changes.generation(), None);
+        changes.changed();
+        assert_eq!(changes.generation(), None);
+        changes.follow();
+        let third = changes.generation().expect("following again");
+        assert!(third != first && third != second, "a generation is never reused");
+    }
 
     #[test]
     fn tokens_are_random_and_hash_stably() {

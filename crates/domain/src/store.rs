@@ -3,11 +3,13 @@
 //! compare-and-set on what the domain read, so two servers sharing one
 //! database cannot both win.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::analytics::AnalyticsStore;
-use crate::auth::{FoundToken, NewToken, TokenRecord};
+use crate::auth::{FoundToken, NewToken, PrincipalChanges, TokenRecord};
 use crate::directory::{Bloc, Directory, Locality, LocalityKind, Organ, OrganKind};
 use crate::error::Result;
 use crate::form::{Form, FormDefinition, FormVersion};
@@ -120,6 +122,13 @@ pub trait Store:
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
     /// Revokes a token; false if there is no such token or it was revoked already.
     async fn revoke_token(&self, id: i64, at: OffsetDateTime) -> Result<bool>;
+    /// Starts following changes to tokens and organs made anywhere, on the
+    /// first call, so that what was read of them can be kept until it
+    /// changes; `None` where the backend cannot follow them, when every
+    /// request reads its token.
+    fn principal_changes(&self) -> Option<Arc<PrincipalChanges>> {
+        None
+    }
 
     /// Creates a form; `AlreadyExists` if the code is taken.
     async fn create_form(&self, form: &Form) -> Result<()>;

@@ -16,6 +16,7 @@ use sqlx::{ConnectOptions as _, Executor as _};
 
 use crate::checkpoint::{CHECKPOINT_INTERVAL, Checkpointer};
 use crate::error::DatabaseResultExt as _;
+use crate::principal_changes::PrincipalFeed;
 use crate::sql_store::SqlStore;
 
 /// The database behind the Any driver, for the few places the two differ.
@@ -115,7 +116,11 @@ pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, E
     };
     migrate(backend, &pool).await?;
     crate::resolutions::rebuild_search_columns(&pool).await?;
-    Ok(SqlStore::new(pool, backend, checkpointer))
+    let store = SqlStore::new(pool, backend, checkpointer);
+    Ok(match backend {
+        Backend::Sqlite => store,
+        Backend::Postgres => store.with_principal_feed(PrincipalFeed::new(url)),
+    })
 }
 
 /// The URL with `mode=rwc` (create the file if missing) after creating the

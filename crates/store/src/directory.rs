@@ -162,6 +162,9 @@ impl SqlStore {
         }
 
         commit(transaction).await?;
+        if summary.organs_updated > 0 {
+            self.note_principal_change();
+        }
         Ok(summary)
     }
 

@@ -13,6 +13,7 @@ mod error;
 mod forms;
 mod idempotency;
 mod numbered_query;
+mod principal_changes;
 mod recommendations;
 mod reports;
 mod resolutions;

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use lienthong_domain::Result;
-use lienthong_domain::auth::{FoundToken, NewToken, TokenRecord};
+use lienthong_domain::auth::{FoundToken, NewToken, PrincipalChanges, TokenRecord};
 use lienthong_domain::directory::{Directory, Locality, Organ, OrganKind};
 use lienthong_domain::form::{Form, FormDefinition, FormVersion};
 use lienthong_domain::report::{Report, ReportRevision, ReportStatus};
@@ -22,6 +22,7 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 use crate::checkpoint::Checkpointer;
 use crate::connection::Backend;
 use crate::error::DatabaseResultExt as _;
+use crate::principal_changes::PrincipalFeed;
 
 /// A store over one connection pool of either backend.
 #[derive(Debug)]
@@ -37,6 +38,9 @@ pub(crate) struct SqlStore {
     /// SQLite's background checkpoint, which write transactions signal
     /// when they commit; it stops with the store.
     checkpointer: Option<Checkpointer>,
+    /// PostgreSQL's feed of changes to tokens and organs; it stops with the
+    /// store.
+    principal_feed: Option<PrincipalFeed>,
 }
 
 /// A write transaction, holding its writer's turn until it ends; derefs to
@@ -71,6 +75,23 @@ impl SqlStore {
             backend,
             write_turns,
             checkpointer,
+            principal_feed: None,
+        }
+    }
+
+    /// Follows changes to tokens and organs through `feed` when asked to.
+    pub(crate) fn with_principal_feed(self, feed: PrincipalFeed) -> SqlStore {
+        SqlStore {
+            principal_feed: Some(feed),
+            ..self
+        }
+    }
+
+    /// Tells the feed of changes to tokens and organs of one this store has
+    /// just committed.
+    pub(crate) fn note_principal_change(&self) {
+        if let Some(feed) = &self.principal_feed {
+            feed.note_change();
         }
     }
 
@@ -162,6 +183,10 @@ impl Store for SqlStore {
 
     async fn revoke_token(&self, id: i64, at: OffsetDateTime) -> Result<bool> {
         self.revoke_token_row(id, at).await
+    }
+
+    fn principal_changes(&self) -> Option<Arc<PrincipalChanges>> {
+        self.principal_feed.as_ref()?.changes()
     }
 
     async fn create_form(&self, form: &Form) -> Result<()> {

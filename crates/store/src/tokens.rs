@@ -158,6 +158,7 @@ impl SqlStore {
             .execute(&self.pool)
             .await
             .or_database_failure("revoking a token")?;
+        self.note_principal_change();
         Ok(revoked.rows_affected() == 1)
     }
 }

@@ -387,6 +387,91 @@ async fn reporting_organs_are_those_of_the_kinds_in_commune_level_localities() {
     );
 }
 
+/// Polls `probe` until it gives a value, for what arrives asynchronously.
+async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// On PostgreSQL every change to a token or an organ, made through any
+/// connection, moves the generation of principal changes on, so servers can
+/// keep tokens until then; SQLite follows nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_to_tokens_and_organs_are_followed_on_postgresql() {
+    let database = TestDatabase::fresh().await;
+    let store = database.connect().await;
+    store.import_directory(&directory()).await.expect("import");
+    let first = store
+        .insert_token(&new_token("hash-a", BA_DINH_COMMITTEE, vec![Role::Submitter]))
+        .await
+        .expect("insert");
+    let second = store
+        .insert_token(&new_token("hash-b", BA_DINH_COMMITTEE, vec![Role::Submitter]))
+        .await
+        .expect("insert");
+    let Some(changes) = store.principal_changes() else {
+        assert!(database.url.starts_with("sqlite:"), "only SQLite follows nothing");
+        return;
+    };
+    let following = eventually("following", || changes.generation()).await;
+
+    // As another server or the command line would.
+    let other = database.connect().await;
+    assert!(other.revoke_token(first.id, instant(1)).await.expect("revoke"));
+    let after_revocation = eventually("a revocation elsewhere", || {
+        changes.generation().filter(|&generation| generation != following)
+    })
+    .await;
+    let mut renamed = directory();
+    for organ in &mut renamed.organs {
+        organ.name.push_str(" (renamed)");
+    }
+    other.import_directory(&renamed).await.expect("rename");
+    let after_rename = eventually("an organ renamed elsewhere", || {
+        changes
+            .generation()
+            .filter(|&generation| generation != after_revocation)
+    })
+    .await;
+
+    // Its own changes count at once, before their notification is back.
+    assert!(store.revoke_token(second.id, instant(2)).await.expect("revoke"));
+    assert_ne!(changes.generation(), Some(after_rename));
+
+    // A lost listening connection is replaced, under a new generation, and
+    // changes are followed again.
+    let before_loss = changes.generation();
+    use sqlx::Connection as _;
+    let mut admin = sqlx::PgConnection::connect(&database.url).await.expect("connect");
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query = 'LISTEN \"lienthong_principal_changes\"'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(!terminated.is_empty(), "the listening connection was found");
+    let refollowed = eventually("following again", || {
+        changes
+            .generation()
+            .filter(|&generation| Some(generation) != before_loss)
+    })
+    .await;
+    other.import_directory(&directory()).await.expect("rename back");
+    eventually("a change after following again", || {
+        changes
+            .generation()
+            .filter(|&generation| generation != refollowed)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tokens_are_found_by_hash_listed_and_revoked_once() {
     let database = TestDatabase::fresh().await;

@@ -1,10 +1,14 @@
 //! Issuing, listing and revoking bearer tokens, and turning a presented token
 //! into a [`Principal`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::Clock;
-use crate::auth::{FoundToken, NewToken, Principal, Role, TokenRecord, generate_token, hash_token};
+use crate::auth::{
+    FoundToken, NewToken, Principal, PrincipalChanges, Role, TokenRecord, generate_token, hash_token,
+};
 use crate::error::{Error, ResourceKind, Result};
 use crate::store::Store;
 
@@ -12,6 +16,7 @@ use crate::store::Store;
 pub struct TokenService {
     store: Arc<dyn Store>,
     clock: Clock,
+    found: Arc<FoundTokens>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -31,7 +36,11 @@ pub struct IssuedToken {
 
 impl TokenService {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            found: Arc::default(),
+        }
     }
 
     /// Issues a token for `organ_id`; an administrator's act, done on the
@@ -95,8 +104,7 @@ impl TokenService {
     /// `Unauthenticated`, and says why without echoing the secret.
     pub async fn authenticate(&self, secret: &str) -> Result<Principal> {
         let FoundToken { record, organ } = self
-            .store
-            .find_token(&hash_token(secret))
+            .find(&hash_token(secret))
             .await?
             .ok_or_else(|| Error::Unauthenticated("unknown token".to_owned()))?;
         if let Some(reason) = record.unusable_reason((self.clock)()) {
@@ -109,5 +117,136 @@ impl TokenService {
             organ,
             roles: record.roles,
         })
+    }
+
+    /// The token as last read, while no change to tokens or organs has been
+    /// seen since; read from the store otherwise. Expiry is judged by the
+    /// caller on every use, so a kept token still expires on time.
+    async fn find(&self, token_hash: &str) -> Result<Option<FoundToken>> {
+        let changes = self.found.changes.get_or_init(|| self.store.principal_changes());
+        // Read before the store is, so a change that lands during the read
+        // leaves what it returns behind a newer generation.
+        let generation = changes.as_deref().and_then(PrincipalChanges::generation);
+        if let Some(generation) = generation
+            && let Some(found) = self.found.get(token_hash, generation)
+        {
+            return Ok(Some(found));
+        }
+        let found = self.store.find_token(token_hash).await?;
+        if let (Some(generation), Some(found)) = (generation, &found) {
+            self.found.keep(token_hash, generation, found.clone());
+        }
+        Ok(found)
+    }
+}
+
+/// Most tokens kept at once: far more than the organs that call.
+const MAX_FOUND_TOKENS: usize = 10_000;
+
+/// How long a token is kept at most, even when no change arrives: a bound
+/// on how long a change could go unseen if the way changes arrive broke
+/// without saying so.
+const MAX_FOUND_TOKEN_AGE: Duration = Duration::from_secs(60);
+
+/// Tokens as last read, by hash, each with the generation of
+/// [`PrincipalChanges`] it was read under.
+#[derive(Default)]
+struct FoundTokens {
+    changes: OnceLock<Option<Arc<PrincipalChanges>>>,
+    by_hash: Mutex<HashMap<String, KeptToken>>,
+}
+
+struct KeptToken {
+    generation: u64,
+    read_at: Instant,
+    found: FoundToken,
+}
+
+impl FoundTokens {
+    fn get(&self, token_hash: &str, generation: u64) -> Option<FoundToken> {
+        let by_hash = self
+            .by_hash
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        by_hash
+            .get(token_hash)
+            .filter(|kept| kept.generation == generation && kept.read_at.elapsed() < MAX_FOUND_TOKEN_AGE)
+            .map(|kept| kept.found.clone())
+    }
+
+    fn keep(&self, token_hash: &str, generation: u64, found: FoundToken) {
+        let mut by_hash = self
+            .by_hash
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if by_hash.len() >= MAX_FOUND_TOKENS {
+            by_hash.retain(|_, kept| {
+                kept.generation == generation && kept.read_at.elapsed() < MAX_FOUND_TOKEN_AGE
+            });
+            if by_hash.len() >= MAX_FOUND_TOKENS {
+                by_hash.clear();
+            }
+        }
+        by_hash.insert(
+            token_hash.to_owned(),
+            KeptToken {
+                generation,
+                read_at: Instant::now(),
+                found,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::directory::{Bloc, Organ, OrganKind};
+
+    fn found(id: i64) -> FoundToken {
+        FoundToken {
+            record: TokenRecord {
+                id,
+                organ_id: "00004-peoples-committee".to_owned(),
+                roles: vec![Role::Submitter],
+                label: format!("token {id}"),
+                created_at: datetime!(2025-08-01 0:00 UTC),
+                expires_at: None,
+                revoked_at: None,
+            },
+            organ: Some(Organ {
+                id: "00004-peoples-committee".to_owned(),
+                name: "Ủy ban nhân dân Phường Ba Đình".to_owned(),
+                kind: OrganKind::PeoplesCommittee,
+                bloc: Bloc::Government,
+                locality_code: "00004".to_owned(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_kept_token_is_given_back_only_under_the_generation_it_was_read_in() {
+        let kept = FoundTokens::default();
+        kept.keep("hash-1", 7, found(1));
+        assert_eq!(kept.get("hash-1", 7), Some(found(1)));
+        assert_eq!(kept.get("hash-1", 8), None, "read before a change");
+        assert_eq!(kept.get("hash-2", 7), None);
+        // Read again under the new generation, it is kept anew.
+        kept.keep("hash-1", 8, found(1));
+        assert_eq!(kept.get("hash-1", 8), Some(found(1)));
+    }
+
+    #[test]
+    fn kept_tokens_stay_bounded() {
+        let kept = FoundTokens::default();
+        for index in 0..MAX_FOUND_TOKENS {
+            kept.keep(&format!("old-{index}"), 1, found(1));
+        }
+        kept.keep("new", 2, found(2));
+        let by_hash = kept.by_hash.lock().expect("not poisoned");
+        assert_eq!(by_hash.len(), 1, "only what the current generation read is left");
+        assert!(by_hash.contains_key("new"));
     }
 }
