@@ -8,15 +8,18 @@
 //! SQLite follows nothing: its server is the only one and reads a token in
 //! process, at a cost that keeping it would not repay.
 
+use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lienthong_domain::auth::PrincipalChanges;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::task::JoinHandle;
 
 /// The channel the triggers of migration 0012 notify.
 const CHANNEL: &str = "lienthong_principal_changes";
+/// How the listening connection shows in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "lienthong principal changes";
 
 /// The first wait before listening again after a failure; it doubles up to
 /// [`LONGEST_RETRY`].
@@ -28,7 +31,7 @@ const LONGEST_RETRY: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(crate) struct PrincipalFeed {
     url: String,
-    following: OnceLock<Option<Following>>,
+    following: OnceLock<Following>,
 }
 
 #[derive(Debug)]
@@ -51,31 +54,45 @@ impl PrincipalFeed {
         }
     }
 
-    /// Starts listening on the first call; `None` outside a Tokio runtime,
-    /// where nothing could listen.
+    /// Starts listening on the first call made inside a Tokio runtime;
+    /// `None` outside one, where nothing could listen.
     pub(crate) fn changes(&self) -> Option<Arc<PrincipalChanges>> {
-        self.following
-            .get_or_init(|| {
+        let following = match self.following.get() {
+            Some(following) => following,
+            None => {
                 let runtime = tokio::runtime::Handle::try_current().ok()?;
-                let changes = Arc::new(PrincipalChanges::default());
-                let task = runtime.spawn(follow(self.url.clone(), changes.clone()));
-                Some(Following { changes, task })
-            })
-            .as_ref()
-            .map(|following| following.changes.clone())
+                self.following.get_or_init(|| {
+                    let changes = Arc::new(PrincipalChanges::default());
+                    let task = runtime.spawn(follow(self.url.clone(), changes.clone()));
+                    Following { changes, task }
+                })
+            }
+        };
+        Some(following.changes.clone())
     }
 
     /// Notes a change this process made, so that it is honoured here at once
     /// rather than when the notification comes back; nothing when not
     /// following.
     pub(crate) fn note_change(&self) {
-        if let Some(Some(following)) = self.following.get() {
+        if let Some(following) = self.following.get() {
             following.changes.changed();
         }
     }
 }
 
+/// Marks changes unfollowed however [`follow`] ends, aborted with its store
+/// or by a panic, so nothing is kept on the strength of a listener gone.
+struct LoseOnDrop(Arc<PrincipalChanges>);
+
+impl Drop for LoseOnDrop {
+    fn drop(&mut self) {
+        self.0.lose();
+    }
+}
+
 async fn follow(url: String, changes: Arc<PrincipalChanges>) {
+    let _lose_on_drop = LoseOnDrop(changes.clone());
     let mut retry = FIRST_RETRY;
     loop {
         match listen(&url).await {
@@ -83,7 +100,7 @@ async fn follow(url: String, changes: Arc<PrincipalChanges>) {
                 // Changes made before the LISTEN went unseen.
                 changes.follow();
                 tracing::debug!("following changes to tokens and organs");
-                retry = FIRST_RETRY;
+                let followed_since = tokio::time::Instant::now();
                 let why = loop {
                     match listener.try_recv().await {
                         Ok(Some(notification)) if notification.payload() == schema => changes.changed(),
@@ -93,6 +110,11 @@ async fn follow(url: String, changes: Arc<PrincipalChanges>) {
                     }
                 };
                 changes.lose();
+                // A connection that lasted starts the backoff afresh; one
+                // lost at once keeps backing off.
+                if followed_since.elapsed() >= LONGEST_RETRY {
+                    retry = FIRST_RETRY;
+                }
                 tracing::warn!(%why, "stopped following changes to tokens and organs; every request reads its token until it follows them again");
             }
             Err(error) => {
@@ -105,12 +127,27 @@ async fn follow(url: String, changes: Arc<PrincipalChanges>) {
 }
 
 /// A connection listening on [`CHANNEL`], with the schema whose changes
-/// concern this store.
+/// concern this store: that of its `tokens` table, which is what the
+/// triggers send.
 async fn listen(url: &str) -> Result<(PgListener, String), sqlx::Error> {
-    let mut listener = PgListener::connect(url).await?;
-    let schema: String = sqlx::query_scalar("SELECT current_schema()")
-        .fetch_one(&mut listener)
+    let options = PgConnectOptions::from_str(url)?.application_name(APPLICATION_NAME);
+    // As `PgListener::connect` does: one connection, kept for good.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_with(options)
         .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
+    // A lost connection must end `try_recv` at once, so that nothing is kept
+    // while notifications may be missed; the loop in `follow` reconnects.
+    listener.eager_reconnect(false);
+    let schema: String = sqlx::query_scalar(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.oid = 'tokens'::regclass",
+    )
+    .fetch_one(&mut listener)
+    .await?;
     listener.listen(CHANNEL).await?;
     Ok((listener, schema))
 }

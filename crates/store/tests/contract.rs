@@ -444,25 +444,23 @@ async fn changes_to_tokens_and_organs_are_followed_on_postgresql() {
     assert!(store.revoke_token(second.id, instant(2)).await.expect("revoke"));
     assert_ne!(changes.generation(), Some(after_rename));
 
-    // A lost listening connection is replaced, under a new generation, and
-    // changes are followed again.
-    let before_loss = changes.generation();
+    // A lost listening connection: nothing is kept until another listens,
+    // under a new generation, and changes are followed again.
     use sqlx::Connection as _;
     let mut admin = sqlx::PgConnection::connect(&database.url).await.expect("connect");
     let terminated: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE query = 'LISTEN \"lienthong_principal_changes\"'",
+         WHERE application_name = 'lienthong principal changes' AND datname = current_database()",
     )
     .fetch_all(&mut admin)
     .await
     .expect("terminate");
     assert!(!terminated.is_empty(), "the listening connection was found");
-    let refollowed = eventually("following again", || {
-        changes
-            .generation()
-            .filter(|&generation| Some(generation) != before_loss)
+    eventually("not following once the connection is lost", || {
+        changes.generation().is_none().then_some(())
     })
     .await;
+    let refollowed = eventually("following again", || changes.generation()).await;
     other.import_directory(&directory()).await.expect("rename back");
     eventually("a change after following again", || {
         changes

@@ -2,7 +2,8 @@
 //! into a [`Principal`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Clock;
@@ -123,20 +124,10 @@ impl TokenService {
     /// seen since; read from the store otherwise. Expiry is judged by the
     /// caller on every use, so a kept token still expires on time.
     async fn find(&self, token_hash: &str) -> Result<Option<FoundToken>> {
-        let changes = self.found.changes.get_or_init(|| self.store.principal_changes());
-        // Read before the store is, so a change that lands during the read
-        // leaves what it returns behind a newer generation.
-        let generation = changes.as_deref().and_then(PrincipalChanges::generation);
-        if let Some(generation) = generation
-            && let Some(found) = self.found.get(token_hash, generation)
-        {
-            return Ok(Some(found));
-        }
-        let found = self.store.find_token(token_hash).await?;
-        if let (Some(generation), Some(found)) = (generation, &found) {
-            self.found.keep(token_hash, generation, found.clone());
-        }
-        Ok(found)
+        let changes = self.store.principal_changes();
+        self.found
+            .find(changes.as_deref(), token_hash, self.store.find_token(token_hash))
+            .await
     }
 }
 
@@ -152,18 +143,40 @@ const MAX_FOUND_TOKEN_AGE: Duration = Duration::from_secs(60);
 /// [`PrincipalChanges`] it was read under.
 #[derive(Default)]
 struct FoundTokens {
-    changes: OnceLock<Option<Arc<PrincipalChanges>>>,
     by_hash: Mutex<HashMap<String, KeptToken>>,
 }
 
 struct KeptToken {
     generation: u64,
     read_at: Instant,
-    found: FoundToken,
+    found: Arc<FoundToken>,
 }
 
 impl FoundTokens {
-    fn get(&self, token_hash: &str, generation: u64) -> Option<FoundToken> {
+    /// The token kept under the current generation of `changes`, or what
+    /// `read` returns, kept when changes are followed.
+    async fn find(
+        &self,
+        changes: Option<&PrincipalChanges>,
+        token_hash: &str,
+        read: impl Future<Output = Result<Option<FoundToken>>>,
+    ) -> Result<Option<FoundToken>> {
+        // Taken before the read, so a change that lands during the read
+        // leaves what it returns behind a newer generation.
+        let generation = changes.and_then(PrincipalChanges::generation);
+        if let Some(generation) = generation
+            && let Some(found) = self.get(token_hash, generation)
+        {
+            return Ok(Some(FoundToken::clone(&found)));
+        }
+        let found = read.await?;
+        if let (Some(generation), Some(found)) = (generation, &found) {
+            self.keep(token_hash, generation, found.clone());
+        }
+        Ok(found)
+    }
+
+    fn get(&self, token_hash: &str, generation: u64) -> Option<Arc<FoundToken>> {
         let by_hash = self
             .by_hash
             .lock()
@@ -175,6 +188,11 @@ impl FoundTokens {
     }
 
     fn keep(&self, token_hash: &str, generation: u64, found: FoundToken) {
+        let kept = KeptToken {
+            generation,
+            read_at: Instant::now(),
+            found: Arc::new(found),
+        };
         let mut by_hash = self
             .by_hash
             .lock()
@@ -187,14 +205,7 @@ impl FoundTokens {
                 by_hash.clear();
             }
         }
-        by_hash.insert(
-            token_hash.to_owned(),
-            KeptToken {
-                generation,
-                read_at: Instant::now(),
-                found,
-            },
-        );
+        by_hash.insert(token_hash.to_owned(), kept);
     }
 }
 
@@ -205,7 +216,7 @@ mod tests {
     use super::*;
     use crate::directory::{Bloc, Organ, OrganKind};
 
-    fn found(id: i64) -> FoundToken {
+    fn token(id: i64) -> FoundToken {
         FoundToken {
             record: TokenRecord {
                 id,
@@ -226,25 +237,64 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_kept_token_is_given_back_only_under_the_generation_it_was_read_in() {
+    fn read(found: FoundToken) -> impl Future<Output = Result<Option<FoundToken>>> {
+        std::future::ready(Ok(Some(found)))
+    }
+
+    #[tokio::test]
+    async fn a_token_is_kept_only_while_no_change_is_seen() {
         let kept = FoundTokens::default();
-        kept.keep("hash-1", 7, found(1));
-        assert_eq!(kept.get("hash-1", 7), Some(found(1)));
-        assert_eq!(kept.get("hash-1", 8), None, "read before a change");
-        assert_eq!(kept.get("hash-2", 7), None);
-        // Read again under the new generation, it is kept anew.
-        kept.keep("hash-1", 8, found(1));
-        assert_eq!(kept.get("hash-1", 8), Some(found(1)));
+        let changes = PrincipalChanges::default();
+        let not_read = || async { panic!("kept, so not read") };
+
+        // Not following: read every time, nothing kept.
+        let found = kept.find(Some(&changes), "hash-1", read(token(1))).await;
+        assert_eq!(found.expect("read"), Some(token(1)));
+        assert!(kept.by_hash.lock().expect("not poisoned").is_empty());
+
+        changes.follow();
+        kept.find(Some(&changes), "hash-1", read(token(1)))
+            .await
+            .expect("read");
+        let again = kept.find(Some(&changes), "hash-1", not_read()).await;
+        assert_eq!(again.expect("kept"), Some(token(1)));
+
+        // After a change it is read again: here the token was revoked.
+        changes.changed();
+        let mut revoked = token(1);
+        revoked.record.revoked_at = Some(datetime!(2025-08-02 0:00 UTC));
+        let found = kept.find(Some(&changes), "hash-1", read(revoked.clone())).await;
+        assert_eq!(found.expect("read"), Some(revoked.clone()));
+        let again = kept.find(Some(&changes), "hash-1", not_read()).await;
+        assert_eq!(again.expect("kept"), Some(revoked));
+    }
+
+    #[tokio::test]
+    async fn a_change_during_the_read_is_not_hidden_by_what_the_read_returns() {
+        let kept = FoundTokens::default();
+        let changes = PrincipalChanges::default();
+        changes.follow();
+        let read_across_a_change = async {
+            let before = token(1);
+            changes.changed();
+            Ok(Some(before))
+        };
+        kept.find(Some(&changes), "hash-1", read_across_a_change)
+            .await
+            .expect("read");
+        let mut revoked = token(1);
+        revoked.record.revoked_at = Some(datetime!(2025-08-02 0:00 UTC));
+        let found = kept.find(Some(&changes), "hash-1", read(revoked.clone())).await;
+        assert_eq!(found.expect("read again"), Some(revoked));
     }
 
     #[test]
     fn kept_tokens_stay_bounded() {
         let kept = FoundTokens::default();
         for index in 0..MAX_FOUND_TOKENS {
-            kept.keep(&format!("old-{index}"), 1, found(1));
+            kept.keep(&format!("old-{index}"), 1, token(1));
         }
-        kept.keep("new", 2, found(2));
+        kept.keep("new", 2, token(2));
         let by_hash = kept.by_hash.lock().expect("not poisoned");
         assert_eq!(by_hash.len(), 1, "only what the current generation read is left");
         assert!(by_hash.contains_key("new"));
