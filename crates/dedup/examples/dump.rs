@@ -5,7 +5,11 @@
 //! clusterer makes them; `analyses` prints each text's full analysis with
 //! its band keys.
 
-#![allow(clippy::print_stdout, reason = "printing the dump is the point of this example")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "printing the dump is the point of this example"
+)]
 
 use std::io::{BufRead as _, BufWriter, Write as _};
 
@@ -39,7 +43,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &lines,
                 |line| line.text.as_str(),
                 |line| line.id.clone(),
-                |position, added| results.push((position, added)),
+                |position, added| {
+                    results.push((position, added));
+                    if position + 1 == lines.len() {
+                        report_thread_times();
+                    }
+                },
             );
             for (position, added) in results {
                 let id = lines.get(position).map_or("", |line| line.id.as_str());
@@ -70,4 +79,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// On Linux, prints each thread's time on a processor so far (from
+/// `/proc/self/task/*/schedstat`): on a busy machine that says more about
+/// the cost of deciding and analysing than the wall clock.
+fn report_thread_times() {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    for task in tasks.flatten() {
+        let path = task.path().join("schedstat");
+        let Ok(stat) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let nanos: u64 = stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        eprintln!(
+            "thread {} ({}): {:.2} s on a processor",
+            task.file_name().to_string_lossy(),
+            name.trim(),
+            nanos as f64 / 1e9
+        );
+    }
 }
