@@ -18,6 +18,11 @@ const ANALYSIS_QUEUE: usize = 256;
 /// Analysing threads beyond this would only wait on the deciding one.
 const MAX_ANALYSIS_THREADS: usize = 4;
 
+const _: () = assert!(
+    crate::BANDS <= u8::MAX as usize,
+    "shared band keys are counted in a byte"
+);
+
 #[derive(Debug)]
 struct Document {
     id: String,
@@ -58,8 +63,10 @@ pub struct BatchClusterer<'engine> {
     document_frequencies: FxHashMap<u64, u64>,
     /// Scratch of [`decide`](Self::decide): band keys shared with the new
     /// text, by position, zero outside `shared_positions`; kept between
-    /// decisions so counting allocates and hashes nothing.
-    shared_counts: Vec<u64>,
+    /// decisions so counting allocates and hashes nothing. A text has at
+    /// most [`crate::BANDS`] distinct keys, so a byte holds a count, and the
+    /// whole table stays in cache where counting touches it at random.
+    shared_counts: Vec<u8>,
     shared_positions: Vec<usize>,
 }
 
@@ -80,6 +87,10 @@ impl CorpusStats for InMemoryCorpus<'_> {
 
     fn document_frequency_by_hash(&self, _term: &str, hash: u64) -> u64 {
         self.document_frequencies.get(&hash).copied().unwrap_or(0)
+    }
+
+    fn counts_by_hash_alone(&self) -> bool {
+        true
     }
 }
 
@@ -234,7 +245,7 @@ impl<'engine> BatchClusterer<'engine> {
                     if *count == 0 {
                         self.shared_positions.push(position);
                     }
-                    *count += 1;
+                    *count = count.saturating_add(1);
                 }
             }
         }
@@ -242,7 +253,7 @@ impl<'engine> BatchClusterer<'engine> {
         for position in self.shared_positions.drain(..) {
             if let Some(count) = self.shared_counts.get_mut(position) {
                 if let Ok(id) = i64::try_from(position) {
-                    shared.push((id, *count));
+                    shared.push((id, u64::from(*count)));
                 }
                 *count = 0;
             }
@@ -292,10 +303,14 @@ impl<'engine> BatchClusterer<'engine> {
     }
 }
 
-/// The analysis of a text the server would accept.
+/// The analysis of a text the server would accept, its terms already
+/// indexed for scoring: that happens on first use otherwise, which would be
+/// on the deciding thread.
 fn checked_analysis(engine: &Engine, text: &str) -> Result<Analysis, TextProblem> {
     engine.check_text(text)?;
-    Ok(engine.analyze(text))
+    let analysis = engine.analyze(text);
+    analysis.index_terms();
+    Ok(analysis)
 }
 
 /// Appends `position` unless the list already holds `bound` (older) ones.
