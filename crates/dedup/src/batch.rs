@@ -239,8 +239,18 @@ impl<'engine> BatchClusterer<'engine> {
             .filter_map(|&position| i64::try_from(position).ok())
             .collect();
         self.shared_counts.resize(self.documents.len(), 0);
-        for key in band_keys {
-            for &position in self.by_band_key.get(key).into_iter().flatten() {
+        // Each key's list is two cache misses away (the table's slot, then the
+        // list). Looking every key up first, then reading every list's first
+        // word, lets those misses overlap instead of following one another.
+        let lists: Vec<&[usize]> = band_keys
+            .iter()
+            .map(|key| self.by_band_key.get(key).map_or(&[][..], Vec::as_slice))
+            .collect();
+        std::hint::black_box(lists.iter().fold(0usize, |sum, list| {
+            sum.wrapping_add(list.first().copied().unwrap_or(0))
+        }));
+        for list in lists {
+            for &position in list {
                 if let Some(count) = self.shared_counts.get_mut(position) {
                     if *count == 0 {
                         self.shared_positions.push(position);

@@ -443,6 +443,13 @@ impl Engine {
                 .entry(std::ptr::from_ref(other))
                 .or_insert_with(|| self.compare(&profile, other, weights))
         };
+        touch(
+            new,
+            candidates
+                .iter()
+                .take(max_candidates)
+                .map(|candidate| candidate.analysis),
+        );
         let mut best_link: Option<ScoredCandidate> = None;
         let mut suggestions: Vec<ScoredCandidate> = Vec::new();
         let comparable = candidates
@@ -475,6 +482,31 @@ impl Engine {
         }
         (best_link, suggestions)
     }
+}
+
+/// Reads one word of every cache line of `others` that comparing them with
+/// `new` reads first. Stored analyses lie scattered in memory; compared one
+/// after the other, each waits for its own cache misses, while these reads
+/// do not depend on each other, so the processor overlaps their misses.
+fn touch<'a>(new: &Analysis, others: impl Iterator<Item = &'a Analysis>) {
+    /// `HashedTerm`s per 64-byte cache line.
+    const TERMS_PER_LINE: usize = 4;
+    let mut sum = 0u64;
+    for other in others {
+        let index = other.term_index();
+        let wording = if new.accented && other.accented {
+            &index.accented
+        } else {
+            &index.folded
+        };
+        for group in [wording, &index.concepts] {
+            sum = group
+                .iter()
+                .step_by(TERMS_PER_LINE)
+                .fold(sum, |sum, term| sum.wrapping_add(term.hash));
+        }
+    }
+    std::hint::black_box(sum);
 }
 
 /// The best of `suggestions` in each cluster, best first, at most `limit`.
