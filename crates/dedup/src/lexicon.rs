@@ -4,7 +4,7 @@
 //! are normalised with the same word normaliser as the text they are matched
 //! against, so the data files may use either tone placement or Unicode form.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::tokens::{Token, normalize_word};
 
@@ -64,13 +64,13 @@ pub(crate) fn phrase_words(phrase: &str) -> Vec<Word> {
 /// spelling finds the candidates) and matched longest first.
 #[derive(Debug, Clone)]
 pub(crate) struct PhraseTable<Payload> {
-    by_first_word: HashMap<String, Vec<(Vec<Word>, Payload)>>,
+    by_first_word: FxHashMap<String, Vec<(Vec<Word>, Payload)>>,
 }
 
 impl<Payload> Default for PhraseTable<Payload> {
     fn default() -> Self {
         PhraseTable {
-            by_first_word: HashMap::new(),
+            by_first_word: FxHashMap::default(),
         }
     }
 }
@@ -163,7 +163,7 @@ impl PhraseKind {
 #[derive(Debug, Clone)]
 pub(crate) struct Lexicon {
     /// Keyed by the lower-cased abbreviation, joiners included ("gd&đt").
-    pub(crate) abbreviations: HashMap<String, Vec<Word>>,
+    pub(crate) abbreviations: FxHashMap<String, Vec<Word>>,
     /// The longest abbreviation key, in tokens, so lookups stay bounded.
     pub(crate) longest_abbreviation_tokens: usize,
     pub(crate) phrases: PhraseTable<PhraseKind>,
@@ -189,7 +189,7 @@ fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 impl Lexicon {
     pub(crate) fn bundled() -> Lexicon {
         let mut lexicon = Lexicon {
-            abbreviations: HashMap::new(),
+            abbreviations: FxHashMap::default(),
             longest_abbreviation_tokens: 1,
             phrases: PhraseTable::default(),
             synonyms: PhraseTable::default(),
