@@ -112,12 +112,14 @@ fn canonical_number(groups: &[&str], separators: &[char]) -> String {
 }
 
 /// Merges digit tokens joined by '.' or ',' into one number token.
-fn merge_numbers(tokens: &[Token]) -> Vec<Token> {
+fn merge_numbers(mut tokens: Vec<Token>) -> Vec<Token> {
     let mut merged: Vec<Token> = Vec::with_capacity(tokens.len());
     let mut index = 0;
     while let Some(token) = tokens.get(index) {
         if !token.numeric {
-            merged.push(token.clone());
+            if let Some(token) = tokens.get_mut(index) {
+                merged.push(token.take());
+            }
             index += 1;
             continue;
         }
@@ -170,8 +172,8 @@ impl Engine {
     }
 
     fn normalise_once(&self, text: &str) -> Normalised<'_> {
-        let tokens = merge_numbers(&tokenize(text));
-        let tokens = expand_abbreviations(&self.lexicon, &tokens);
+        let tokens = merge_numbers(tokenize(text));
+        let tokens = expand_abbreviations(&self.lexicon, tokens);
         let cased = tokens
             .iter()
             .any(|token| token.origin == Origin::Text && token.has_letter() && !token.all_upper);
@@ -185,16 +187,16 @@ impl Engine {
         // them), the body is folded text: it is matched as such from here on,
         // and openings are looked for once more the folded way. That only
         // removes words, so the body stays folded and the spelling settles.
-        let (mut tokens, mut places) = normaliser.remove_openings_and_places(&tokens);
+        let (mut tokens, mut places) = normaliser.remove_openings_and_places(tokens);
         if normaliser.spelling == Spelling::Accented && spelling_of(&tokens) == Spelling::Folded {
             normaliser.spelling = Spelling::Folded;
-            let (refolded, refolded_places) = normaliser.remove_openings_and_places(&tokens);
+            let (refolded, refolded_places) = normaliser.remove_openings_and_places(tokens);
             tokens = refolded;
             places.extend(refolded_places);
             places.sort_unstable();
             places.dedup();
         }
-        let tokens = normaliser.map_synonyms(&tokens);
+        let tokens = normaliser.map_synonyms(tokens);
         let accented = normaliser.spelling == Spelling::Accented;
         let mut normalized = String::with_capacity(text.len());
         for token in &tokens {
@@ -225,7 +227,7 @@ fn spelling_of(tokens: &[Token]) -> Spelling {
 }
 
 /// Replaces abbreviations ("UBND", "GD&ĐT", "KT-XH") by their expansion.
-fn expand_abbreviations(lexicon: &Lexicon, tokens: &[Token]) -> Vec<Token> {
+fn expand_abbreviations(lexicon: &Lexicon, mut tokens: Vec<Token>) -> Vec<Token> {
     let mut expanded = Vec::with_capacity(tokens.len() + 8);
     let mut key = String::new();
     let mut index = 0;
@@ -267,7 +269,9 @@ fn expand_abbreviations(lexicon: &Lexicon, tokens: &[Token]) -> Vec<Token> {
                 index += length;
             }
             None => {
-                expanded.push(token.clone());
+                if let Some(token) = tokens.get_mut(index) {
+                    expanded.push(token.take());
+                }
                 index += 1;
             }
         }
@@ -446,7 +450,8 @@ impl Normaliser<'_> {
     /// Takes out formulaic openings at the start of every sentence and the
     /// names after unit words in the body, which become `places`. Gaps of
     /// removed tokens carry over to the next kept token.
-    fn remove_openings_and_places(&self, tokens: &[Token]) -> (Vec<Token>, Vec<String>) {
+    fn remove_openings_and_places(&self, owned: Vec<Token>) -> (Vec<Token>, Vec<String>) {
+        let tokens = owned.as_slice();
         let mut removed = vec![false; tokens.len()];
         let mut places = Vec::new();
         let mut index = 0;
@@ -505,13 +510,12 @@ impl Normaliser<'_> {
 
         let mut kept: Vec<Token> = Vec::with_capacity(tokens.len());
         let mut pending_gap: Option<Gap> = None;
-        for (token, removed) in tokens.iter().zip(removed) {
+        for (mut token, removed) in owned.into_iter().zip(removed) {
             if removed {
                 pending_gap =
                     Some(pending_gap.map_or(token.gap_before, |gap| gap.strongest(token.gap_before)));
                 continue;
             }
-            let mut token = token.clone();
             if let Some(gap) = pending_gap.take() {
                 token.gap_before = gap.strongest(token.gap_before);
             }
@@ -524,11 +528,11 @@ impl Normaliser<'_> {
     }
 
     /// Replaces administrative synonyms by their canonical phrase.
-    fn map_synonyms(&self, tokens: &[Token]) -> Vec<Token> {
+    fn map_synonyms(&self, mut tokens: Vec<Token>) -> Vec<Token> {
         let mut mapped = Vec::with_capacity(tokens.len());
         let mut index = 0;
         while let Some(token) = tokens.get(index) {
-            match self.lexicon.synonyms.longest_match(tokens, index, self.spelling) {
+            match self.lexicon.synonyms.longest_match(&tokens, index, self.spelling) {
                 Some((length, canonical)) => {
                     for (position, word) in canonical.iter().enumerate() {
                         let gap = if position == 0 {
@@ -541,7 +545,9 @@ impl Normaliser<'_> {
                     index += length;
                 }
                 None => {
-                    mapped.push(token.clone());
+                    if let Some(token) = tokens.get_mut(index) {
+                        mapped.push(token.take());
+                    }
                     index += 1;
                 }
             }
