@@ -131,6 +131,19 @@ impl Analysis {
         self.term_index.0.get_or_init(|| TermIndex::of(&self.terms))
     }
 
+    /// The terms of this analysis that comparing it with `new` reads: its
+    /// words as compared (accented when both texts are, folded otherwise;
+    /// see [`Engine::compare`]), then its semantic fields.
+    fn terms_compared_with(&self, new: &Analysis) -> impl Iterator<Item = &HashedTerm> {
+        let index = self.term_index();
+        let wording = if new.accented && self.accented {
+            &index.accented
+        } else {
+            &index.folded
+        };
+        wording.iter().chain(&index.concepts)
+    }
+
     /// Builds the scoring index now rather than on first use.
     pub(crate) fn index_terms(&self) {
         self.term_index();
@@ -155,16 +168,9 @@ impl Analysis {
 pub fn terms_to_weigh<'a>(new: &'a Analysis, others: impl IntoIterator<Item = &'a Analysis>) -> Vec<&'a str> {
     let mut terms: Vec<&str> = new.terms.iter().map(String::as_str).collect();
     for other in others {
-        let index = other.term_index();
-        let wording = if new.accented && other.accented {
-            &index.accented
-        } else {
-            &index.folded
-        };
         terms.extend(
-            wording
-                .iter()
-                .chain(&index.concepts)
+            other
+                .terms_compared_with(new)
                 .filter_map(|term| other.terms.get(term.position))
                 .map(String::as_str),
         );
@@ -493,18 +499,10 @@ fn touch<'a>(new: &Analysis, others: impl Iterator<Item = &'a Analysis>) {
     const TERMS_PER_LINE: usize = 4;
     let mut sum = 0u64;
     for other in others {
-        let index = other.term_index();
-        let wording = if new.accented && other.accented {
-            &index.accented
-        } else {
-            &index.folded
-        };
-        for group in [wording, &index.concepts] {
-            sum = group
-                .iter()
-                .step_by(TERMS_PER_LINE)
-                .fold(sum, |sum, term| sum.wrapping_add(term.hash));
-        }
+        sum = other
+            .terms_compared_with(new)
+            .step_by(TERMS_PER_LINE)
+            .fold(sum, |sum, term| sum.wrapping_add(term.hash));
     }
     std::hint::black_box(sum);
 }
