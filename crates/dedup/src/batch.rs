@@ -11,9 +11,14 @@ use crate::scoring::{Candidate, CorpusStats, Decision, term_hash};
 use crate::text_check::TextProblem;
 use crate::{Engine, rank_candidates};
 
-/// Analyses waiting to be decided, per analysing thread: enough to ride
-/// out uneven texts, little memory.
-const ANALYSIS_QUEUE: usize = 256;
+/// Texts an analysing thread hands over at a time. Handing over one at a
+/// time woke a waiting thread at every text, which cost the deciding
+/// thread more than some of its deciding.
+const ANALYSIS_CHUNK: usize = 32;
+
+/// Chunks waiting to be decided, per analysing thread: enough to ride out
+/// uneven texts, little memory.
+const ANALYSIS_QUEUE_CHUNKS: usize = 8;
 
 /// Analysing threads beyond this would only wait on the deciding one.
 const MAX_ANALYSIS_THREADS: usize = 4;
@@ -138,15 +143,19 @@ impl<'engine> BatchClusterer<'engine> {
         let engine = self.engine;
         let analysers = Self::analysis_threads();
         std::thread::scope(|scope| {
-            // Analyser `a` takes every `analysers`-th item from `a`, so the
+            // Analyser `a` takes every `analysers`-th chunk from `a`, so the
             // results can be read back in order, round robin.
             let receivers: Vec<_> = (0..analysers)
                 .map(|analyser| {
-                    let (sender, receiver) = std::sync::mpsc::sync_channel(ANALYSIS_QUEUE);
+                    let (sender, receiver) = std::sync::mpsc::sync_channel(ANALYSIS_QUEUE_CHUNKS);
                     let text_of = &text_of;
                     scope.spawn(move || {
-                        for item in items.iter().skip(analyser).step_by(analysers) {
-                            if sender.send(checked_analysis(engine, text_of(item))).is_err() {
+                        for chunk in items.chunks(ANALYSIS_CHUNK).skip(analyser).step_by(analysers) {
+                            let analysed: Vec<_> = chunk
+                                .iter()
+                                .map(|item| checked_analysis(engine, text_of(item)))
+                                .collect();
+                            if sender.send(analysed).is_err() {
                                 break;
                             }
                         }
@@ -154,16 +163,22 @@ impl<'engine> BatchClusterer<'engine> {
                     receiver
                 })
                 .collect();
-            for (position, item) in items.iter().enumerate() {
-                let analysed = receivers
-                    .get(position % analysers)
+            for (chunk_index, chunk) in items.chunks(ANALYSIS_CHUNK).enumerate() {
+                let mut analysed = receivers
+                    .get(chunk_index % analysers)
                     .and_then(|receiver| receiver.recv().ok())
-                    // An analyser only stops early by panicking; analyse here instead.
-                    .unwrap_or_else(|| checked_analysis(engine, text_of(item)));
-                on_added(
-                    position,
-                    analysed.map(|analysis| self.add_analysis(id_of(item), analysis)),
-                );
+                    .unwrap_or_default()
+                    .into_iter();
+                for (offset, item) in chunk.iter().enumerate() {
+                    let analysis = analysed
+                        .next()
+                        // An analyser only stops early by panicking; analyse here instead.
+                        .unwrap_or_else(|| checked_analysis(engine, text_of(item)));
+                    on_added(
+                        chunk_index * ANALYSIS_CHUNK + offset,
+                        analysis.map(|analysis| self.add_analysis(id_of(item), analysis)),
+                    );
+                }
             }
         });
     }
