@@ -63,47 +63,84 @@ pub enum Decision {
     Review(Vec<ScoredCandidate>),
 }
 
-/// A term of an analysis by the hash of its text, so scoring merges sorted
-/// integers instead of comparing strings. Two distinct terms sharing a
-/// 64-bit hash among the few hundred thousand of a corpus is about a
+/// Terms of an analysis by the hashes of their texts, sorted, so scoring
+/// merges integers instead of comparing strings. Two distinct terms sharing
+/// a 64-bit hash among the few hundred thousand of a corpus is about a
 /// one-in-a-billion event, and would only blur one weight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct HashedTerm {
-    hash: u64,
-    /// Where the term's text is in [`Analysis::terms`].
-    position: usize,
+#[derive(Debug, Clone, Copy)]
+struct HashedTerms<'a> {
+    hashes: &'a [u64],
+    /// Where the text of the term hashed `hashes[i]` is in
+    /// [`Analysis::terms`]; apart from the hashes, which are all that
+    /// comparing reads, so that reading them touches half the memory.
+    positions: &'a [u32],
 }
 
 /// [`Analysis::terms`] by hash, in the three groups scoring compares, each
-/// sorted by hash.
+/// sorted by hash: accented words, folded words, semantic fields, one after
+/// the other, so comparing folded text reads one run of memory.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TermIndex {
-    accented: Vec<HashedTerm>,
-    folded: Vec<HashedTerm>,
-    concepts: Vec<HashedTerm>,
+    hashes: Box<[u64]>,
+    positions: Box<[u32]>,
+    folded_start: usize,
+    concepts_start: usize,
 }
 
 impl TermIndex {
     fn of(terms: &[String]) -> TermIndex {
-        let mut index = TermIndex::default();
+        let mut groups: [Vec<(u64, u32)>; 3] = Default::default();
         for (position, term) in terms.iter().enumerate() {
-            let hashed = HashedTerm {
-                hash: term_hash(term),
-                position,
-            };
+            // Texts are bounded far below this; a term beyond it would only
+            // be weighed as unseen on a server counting by text.
+            let position = u32::try_from(position).unwrap_or(u32::MAX);
             let group = if term.starts_with(CONCEPT_TERM_PREFIX) {
-                &mut index.concepts
+                2
             } else if term.starts_with(FOLDED_TERM_PREFIX) {
-                &mut index.folded
+                1
             } else {
-                &mut index.accented
+                0
             };
-            group.push(hashed);
+            if let Some(group) = groups.get_mut(group) {
+                group.push((term_hash(term), position));
+            }
         }
-        for group in [&mut index.accented, &mut index.folded, &mut index.concepts] {
+        let [accented, folded, concepts] = groups.map(|mut group| {
             group.sort_unstable();
+            group
+        });
+        let folded_start = accented.len();
+        let concepts_start = folded_start + folded.len();
+        let (hashes, positions) = accented
+            .into_iter()
+            .chain(folded)
+            .chain(concepts)
+            .unzip::<_, _, Vec<_>, Vec<_>>();
+        TermIndex {
+            hashes: hashes.into_boxed_slice(),
+            positions: positions.into_boxed_slice(),
+            folded_start,
+            concepts_start,
         }
-        index
+    }
+
+    fn group(&self, range: std::ops::Range<usize>) -> HashedTerms<'_> {
+        HashedTerms {
+            hashes: self.hashes.get(range.clone()).unwrap_or_default(),
+            positions: self.positions.get(range).unwrap_or_default(),
+        }
+    }
+
+    fn accented(&self) -> HashedTerms<'_> {
+        self.group(0..self.folded_start)
+    }
+
+    fn folded(&self) -> HashedTerms<'_> {
+        self.group(self.folded_start..self.concepts_start)
+    }
+
+    fn concepts(&self) -> HashedTerms<'_> {
+        self.group(self.concepts_start..self.hashes.len())
     }
 }
 
@@ -131,17 +168,17 @@ impl Analysis {
         self.term_index.0.get_or_init(|| TermIndex::of(&self.terms))
     }
 
-    /// The terms of this analysis that comparing it with `new` reads: its
-    /// words as compared (accented when both texts are, folded otherwise;
-    /// see [`Engine::compare`]), then its semantic fields.
-    fn terms_compared_with(&self, new: &Analysis) -> impl Iterator<Item = &HashedTerm> {
+    /// The groups of terms of this analysis that comparing it with `new`
+    /// reads: its words as compared (accented when both texts are, folded
+    /// otherwise; see [`Engine::compare`]), then its semantic fields.
+    fn terms_compared_with(&self, new: &Analysis) -> [HashedTerms<'_>; 2] {
         let index = self.term_index();
         let wording = if new.accented && self.accented {
-            &index.accented
+            index.accented()
         } else {
-            &index.folded
+            index.folded()
         };
-        wording.iter().chain(&index.concepts)
+        [wording, index.concepts()]
     }
 
     /// Builds the scoring index now rather than on first use.
@@ -151,11 +188,7 @@ impl Analysis {
 
     /// The hash of each of `terms`, as scoring and [`term_hash`] compute it.
     pub(crate) fn term_hashes(&self) -> impl Iterator<Item = u64> + '_ {
-        let index = self.term_index();
-        [&index.accented, &index.folded, &index.concepts]
-            .into_iter()
-            .flatten()
-            .map(|term| term.hash)
+        self.term_index().hashes.iter().copied()
     }
 }
 
@@ -168,12 +201,15 @@ impl Analysis {
 pub fn terms_to_weigh<'a>(new: &'a Analysis, others: impl IntoIterator<Item = &'a Analysis>) -> Vec<&'a str> {
     let mut terms: Vec<&str> = new.terms.iter().map(String::as_str).collect();
     for other in others {
-        terms.extend(
-            other
-                .terms_compared_with(new)
-                .filter_map(|term| other.terms.get(term.position))
-                .map(String::as_str),
-        );
+        for group in other.terms_compared_with(new) {
+            terms.extend(
+                group
+                    .positions
+                    .iter()
+                    .filter_map(|&position| other.terms.get(usize::try_from(position).ok()?))
+                    .map(String::as_str),
+            );
+        }
     }
     terms.sort_unstable();
     terms.dedup();
@@ -215,20 +251,23 @@ impl<'a> Weights<'a> {
     /// The IDF counts the new text as one more document containing the
     /// term, so unseen terms get the highest finite weight and a term in
     /// every document still weighs 1.
-    fn mass(&mut self, term: HashedTerm, terms: &[String]) -> f64 {
-        if let Some(mass) = self.masses.get(&term.hash) {
+    fn mass(&mut self, hash: u64, position: u32, terms: &[String]) -> f64 {
+        if let Some(mass) = self.masses.get(&hash) {
             return *mass;
         }
         let text = if self.counts_by_hash_alone {
             ""
         } else {
-            terms.get(term.position).map_or("", String::as_str)
+            usize::try_from(position)
+                .ok()
+                .and_then(|position| terms.get(position))
+                .map_or("", String::as_str)
         };
-        let frequency = self.corpus.document_frequency_by_hash(text, term.hash);
+        let frequency = self.corpus.document_frequency_by_hash(text, hash);
         let bounded = (frequency as f64).min(self.document_count);
         let idf = ((self.document_count + 1.0) / (bounded + 1.0)).ln() + 1.0;
         let mass = idf * idf;
-        self.masses.insert(term.hash, mass);
+        self.masses.insert(hash, mass);
         mass
     }
 }
@@ -267,14 +306,19 @@ fn disagree(left: &[String], right: &[String]) -> bool {
 /// are, and its squared IDF norm.
 #[derive(Clone, Copy)]
 struct Group<'a> {
-    terms: &'a [HashedTerm],
+    terms: HashedTerms<'a>,
     texts: &'a [String],
     norm: f64,
 }
 
 impl<'a> Group<'a> {
-    fn new(terms: &'a [HashedTerm], texts: &'a [String], weights: &mut Weights<'_>) -> Group<'a> {
-        let norm = terms.iter().map(|term| weights.mass(*term, texts)).sum();
+    fn new(terms: HashedTerms<'a>, texts: &'a [String], weights: &mut Weights<'_>) -> Group<'a> {
+        let norm = terms
+            .hashes
+            .iter()
+            .zip(terms.positions)
+            .map(|(&hash, &position)| weights.mass(hash, position, texts))
+            .sum();
         Group { terms, texts, norm }
     }
 }
@@ -288,10 +332,12 @@ fn cosine(left: &Group<'_>, right: &Group<'_>, weights: &mut Weights<'_>) -> f64
     }
     let (mut left_index, mut right_index) = (0, 0);
     let mut shared_mass = 0.0;
-    while let (Some(&l), Some(&r)) = (left.terms.get(left_index), right.terms.get(right_index)) {
-        match l.hash.cmp(&r.hash) {
+    let (left_hashes, right_hashes) = (left.terms.hashes, right.terms.hashes);
+    while let (Some(&l), Some(&r)) = (left_hashes.get(left_index), right_hashes.get(right_index)) {
+        match l.cmp(&r) {
             std::cmp::Ordering::Equal => {
-                shared_mass += weights.mass(l, left.texts);
+                let position = left.terms.positions.get(left_index).copied().unwrap_or(u32::MAX);
+                shared_mass += weights.mass(l, position, left.texts);
                 left_index += 1;
                 right_index += 1;
             }
@@ -317,9 +363,9 @@ impl<'a> Profile<'a> {
         let texts = analysis.terms.as_slice();
         Profile {
             analysis,
-            accented: Group::new(&index.accented, texts, weights),
-            folded: Group::new(&index.folded, texts, weights),
-            concepts: Group::new(&index.concepts, texts, weights),
+            accented: Group::new(index.accented(), texts, weights),
+            folded: Group::new(index.folded(), texts, weights),
+            concepts: Group::new(index.concepts(), texts, weights),
         }
     }
 }
@@ -348,19 +394,19 @@ impl Engine {
         let wording = if new.accented && other.accented {
             cosine(
                 &profile.accented,
-                &Group::new(&other_index.accented, texts, weights),
+                &Group::new(other_index.accented(), texts, weights),
                 weights,
             )
         } else {
             cosine(
                 &profile.folded,
-                &Group::new(&other_index.folded, texts, weights),
+                &Group::new(other_index.folded(), texts, weights),
                 weights,
             )
         };
         let meaning = cosine(
             &profile.concepts,
-            &Group::new(&other_index.concepts, texts, weights),
+            &Group::new(other_index.concepts(), texts, weights),
             weights,
         );
         Comparison {
@@ -495,14 +541,17 @@ impl Engine {
 /// after the other, each waits for its own cache misses, while these reads
 /// do not depend on each other, so the processor overlaps their misses.
 fn touch<'a>(new: &Analysis, others: impl Iterator<Item = &'a Analysis>) {
-    /// `HashedTerm`s per 64-byte cache line.
-    const TERMS_PER_LINE: usize = 4;
+    /// Term hashes per 64-byte cache line.
+    const TERMS_PER_LINE: usize = 8;
     let mut sum = 0u64;
     for other in others {
-        sum = other
-            .terms_compared_with(new)
-            .step_by(TERMS_PER_LINE)
-            .fold(sum, |sum, term| sum.wrapping_add(term.hash));
+        for group in other.terms_compared_with(new) {
+            sum = group
+                .hashes
+                .iter()
+                .step_by(TERMS_PER_LINE)
+                .fold(sum, |sum, &hash| sum.wrapping_add(hash));
+        }
     }
     std::hint::black_box(sum);
 }
