@@ -60,7 +60,9 @@ pub struct BatchClusterer<'engine> {
     /// Positions under each band key, oldest first, at most
     /// [`crate::DedupConfig::max_postings_per_band`]: later ones are never
     /// candidates under that key, as on the server.
-    by_band_key: FxHashMap<u64, Vec<usize>>,
+    by_band_key: FxHashMap<u64, Postings>,
+    /// The lists of [`Postings::Many`].
+    posting_lists: Vec<Vec<u32>>,
     /// Positions of exact duplicates, oldest first, at most
     /// [`crate::DedupConfig::max_candidates`].
     by_exact_key: FxHashMap<u64, Vec<usize>>,
@@ -72,7 +74,17 @@ pub struct BatchClusterer<'engine> {
     /// most [`crate::BANDS`] distinct keys, so a byte holds a count, and the
     /// whole table stays in cache where counting touches it at random.
     shared_counts: Vec<u8>,
-    shared_positions: Vec<usize>,
+    shared_positions: Vec<u32>,
+}
+
+/// The positions under one band key. Most keys are a single text's, so its
+/// position is kept in the table itself: no list to allocate, and no
+/// second cache miss to read it.
+#[derive(Debug, Clone, Copy)]
+enum Postings {
+    One(u32),
+    /// An index into [`BatchClusterer::posting_lists`].
+    Many(u32),
 }
 
 /// Document frequencies over the documents added so far.
@@ -106,6 +118,7 @@ impl<'engine> BatchClusterer<'engine> {
             documents: Vec::new(),
             clusters: Vec::new(),
             by_band_key: FxHashMap::default(),
+            posting_lists: Vec::new(),
             by_exact_key: FxHashMap::default(),
             document_frequencies: FxHashMap::default(),
             shared_counts: Vec::new(),
@@ -212,12 +225,12 @@ impl<'engine> BatchClusterer<'engine> {
             self.clusters.len() - 1
         });
         let config = self.engine.config();
-        for key in band_keys {
-            push_bounded(
-                self.by_band_key.entry(key).or_default(),
-                position,
-                config.max_postings_per_band,
-            );
+        // A batch would need terabytes of memory before positions outgrew
+        // u32; past that, texts are still decided but never candidates.
+        if let Ok(position) = u32::try_from(position) {
+            for key in band_keys {
+                self.add_posting(key, position, config.max_postings_per_band);
+            }
         }
         push_bounded(
             self.by_exact_key.entry(analysis.exact_key).or_default(),
@@ -243,6 +256,37 @@ impl<'engine> BatchClusterer<'engine> {
         }
     }
 
+    /// Files `position` under a band key, unless the key already has
+    /// `bound` (older) ones.
+    fn add_posting(&mut self, key: u64, position: u32, bound: usize) {
+        match self.by_band_key.entry(key) {
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                if bound > 0 {
+                    entry.insert(Postings::One(position));
+                }
+            }
+            std::collections::hash_map::Entry::Occupied(mut entry) => match *entry.get() {
+                Postings::One(first) => {
+                    if bound > 1
+                        && let Ok(list) = u32::try_from(self.posting_lists.len())
+                    {
+                        self.posting_lists.push(vec![first, position]);
+                        entry.insert(Postings::Many(list));
+                    }
+                }
+                Postings::Many(list) => {
+                    if let Some(list) = usize::try_from(list)
+                        .ok()
+                        .and_then(|list| self.posting_lists.get_mut(list))
+                        && list.len() < bound
+                    {
+                        list.push(position);
+                    }
+                }
+            },
+        }
+    }
+
     /// Candidates as the server finds them: exact duplicates first, then by
     /// the number of shared band keys, older first on ties.
     fn decide(&mut self, analysis: &Analysis, band_keys: &[u64]) -> Decision {
@@ -257,16 +301,26 @@ impl<'engine> BatchClusterer<'engine> {
         // Each key's list is two cache misses away (the table's slot, then the
         // list). Looking every key up first, then reading every list's first
         // word, lets those misses overlap instead of following one another.
-        let lists: Vec<&[usize]> = band_keys
+        let lists: Vec<&[u32]> = band_keys
             .iter()
-            .map(|key| self.by_band_key.get(key).map_or(&[][..], Vec::as_slice))
+            .map(|key| match self.by_band_key.get(key) {
+                None => &[][..],
+                Some(Postings::One(position)) => std::slice::from_ref(position),
+                Some(&Postings::Many(list)) => usize::try_from(list)
+                    .ok()
+                    .and_then(|list| self.posting_lists.get(list))
+                    .map_or(&[][..], Vec::as_slice),
+            })
             .collect();
-        std::hint::black_box(lists.iter().fold(0usize, |sum, list| {
+        std::hint::black_box(lists.iter().fold(0u32, |sum, list| {
             sum.wrapping_add(list.first().copied().unwrap_or(0))
         }));
         for list in lists {
             for &position in list {
-                if let Some(count) = self.shared_counts.get_mut(position) {
+                let Ok(index) = usize::try_from(position) else {
+                    continue;
+                };
+                if let Some(count) = self.shared_counts.get_mut(index) {
                     if *count == 0 {
                         self.shared_positions.push(position);
                     }
@@ -276,10 +330,11 @@ impl<'engine> BatchClusterer<'engine> {
         }
         let mut shared: Vec<(i64, u64)> = Vec::with_capacity(self.shared_positions.len());
         for position in self.shared_positions.drain(..) {
-            if let Some(count) = self.shared_counts.get_mut(position) {
-                if let Ok(id) = i64::try_from(position) {
-                    shared.push((id, u64::from(*count)));
-                }
+            let Ok(index) = usize::try_from(position) else {
+                continue;
+            };
+            if let Some(count) = self.shared_counts.get_mut(index) {
+                shared.push((i64::from(position), u64::from(*count)));
                 *count = 0;
             }
         }

@@ -232,7 +232,7 @@ struct Weights<'a> {
     corpus: &'a dyn CorpusStats,
     counts_by_hash_alone: bool,
     document_count: f64,
-    masses: FxHashMap<u64, f64>,
+    masses: MassTable,
 }
 
 impl<'a> Weights<'a> {
@@ -241,9 +241,7 @@ impl<'a> Weights<'a> {
             corpus,
             counts_by_hash_alone: corpus.counts_by_hash_alone(),
             document_count: corpus.document_count() as f64,
-            // About the distinct terms of a text and its candidates, so the
-            // table rarely grows mid-decision.
-            masses: FxHashMap::with_capacity_and_hasher(MASSES_PER_DECISION, Default::default()),
+            masses: MassTable::with_capacity(MASSES_PER_DECISION),
         }
     }
 
@@ -252,8 +250,8 @@ impl<'a> Weights<'a> {
     /// term, so unseen terms get the highest finite weight and a term in
     /// every document still weighs 1.
     fn mass(&mut self, hash: u64, position: u32, terms: &[String]) -> f64 {
-        if let Some(mass) = self.masses.get(&hash) {
-            return *mass;
+        if let Some(mass) = self.masses.get(hash) {
+            return mass;
         }
         let text = if self.counts_by_hash_alone {
             ""
@@ -269,6 +267,65 @@ impl<'a> Weights<'a> {
         let mass = idf * idf;
         self.masses.insert(hash, mass);
         mass
+    }
+}
+
+/// Masses by term hash, open addressing on the hash's own low bits: term
+/// hashes are already uniform, so hashing them again, as a general map
+/// does, is wasted on the lookup scoring makes most often. A mass is at
+/// least 1, so a zero marks an empty slot.
+struct MassTable {
+    slots: Vec<(u64, f64)>,
+    len: usize,
+}
+
+impl MassTable {
+    fn with_capacity(capacity: usize) -> MassTable {
+        MassTable {
+            slots: vec![(0, 0.0); (capacity * 2).next_power_of_two()],
+            len: 0,
+        }
+    }
+
+    /// The slot holding `hash`, or the empty one it would go in.
+    fn slot(&self, hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        // Truncating keeps the low bits, which are all the mask reads.
+        let mut slot = hash as usize & mask;
+        while let Some(&(held, mass)) = self.slots.get(slot) {
+            if mass == 0.0 || held == hash {
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        slot
+    }
+
+    fn get(&self, hash: u64) -> Option<f64> {
+        self.slots
+            .get(self.slot(hash))
+            .and_then(|&(_, mass)| (mass != 0.0).then_some(mass))
+    }
+
+    /// Inserts a mass not yet held; the table is kept at most half full,
+    /// so probes stay short and always reach an empty slot.
+    fn insert(&mut self, hash: u64, mass: f64) {
+        debug_assert!(mass >= 1.0, "a mass is a squared IDF of at least 1");
+        if (self.len + 1) * 2 > self.slots.len() {
+            let held = std::mem::take(&mut self.slots);
+            self.slots = vec![(0, 0.0); held.len() * 2];
+            self.len = 0;
+            for (hash, mass) in held {
+                if mass != 0.0 {
+                    self.insert(hash, mass);
+                }
+            }
+        }
+        let slot = self.slot(hash);
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = (hash, mass);
+            self.len += 1;
+        }
     }
 }
 
@@ -302,59 +359,76 @@ fn disagree(left: &[String], right: &[String]) -> bool {
     !left.is_empty() && !right.is_empty() && !includes(left, right) && !includes(right, left)
 }
 
-/// One group of an analysis' terms (sorted by hash), where their texts
-/// are, and its squared IDF norm.
-#[derive(Clone, Copy)]
-struct Group<'a> {
-    terms: HashedTerms<'a>,
-    texts: &'a [String],
+/// The squared IDF norm of one group of a stored analysis' terms.
+fn norm(terms: HashedTerms<'_>, texts: &[String], weights: &mut Weights<'_>) -> f64 {
+    terms
+        .hashes
+        .iter()
+        .zip(terms.positions)
+        .map(|(&hash, &position)| weights.mass(hash, position, texts))
+        .sum()
+}
+
+/// One group of the new text's terms, sorted by hash, with each term's
+/// mass and the group's squared IDF norm: weighed once per decision, so
+/// comparing with a candidate looks up only the candidate's terms.
+struct WeighedGroup<'a> {
+    hashes: &'a [u64],
+    masses: Vec<f64>,
     norm: f64,
 }
 
-impl<'a> Group<'a> {
-    fn new(terms: HashedTerms<'a>, texts: &'a [String], weights: &mut Weights<'_>) -> Group<'a> {
-        let norm = terms
+impl<'a> WeighedGroup<'a> {
+    fn new(terms: HashedTerms<'a>, texts: &[String], weights: &mut Weights<'_>) -> WeighedGroup<'a> {
+        let masses: Vec<f64> = terms
             .hashes
             .iter()
             .zip(terms.positions)
             .map(|(&hash, &position)| weights.mass(hash, position, texts))
-            .sum();
-        Group { terms, texts, norm }
-    }
-}
-
-/// IDF cosine of two groups. Every term's mass is already in `weights`
-/// (computing the norms put it there), so the merge only adds up the
-/// shared ones.
-fn cosine(left: &Group<'_>, right: &Group<'_>, weights: &mut Weights<'_>) -> f64 {
-    if left.norm <= 0.0 || right.norm <= 0.0 {
-        return 0.0;
-    }
-    let (mut left_index, mut right_index) = (0, 0);
-    let mut shared_mass = 0.0;
-    let (left_hashes, right_hashes) = (left.terms.hashes, right.terms.hashes);
-    while let (Some(&l), Some(&r)) = (left_hashes.get(left_index), right_hashes.get(right_index)) {
-        match l.cmp(&r) {
-            std::cmp::Ordering::Equal => {
-                let position = left.terms.positions.get(left_index).copied().unwrap_or(u32::MAX);
-                shared_mass += weights.mass(l, position, left.texts);
-                left_index += 1;
-                right_index += 1;
-            }
-            std::cmp::Ordering::Less => left_index += 1,
-            std::cmp::Ordering::Greater => right_index += 1,
+            .collect();
+        WeighedGroup {
+            hashes: terms.hashes,
+            norm: masses.iter().sum(),
+            masses,
         }
     }
-    (shared_mass / (left.norm * right.norm).sqrt()).clamp(0.0, 1.0)
+
+    /// IDF cosine with a group of a stored analysis whose squared norm is
+    /// `other_norm`: the shared terms' masses over the norms.
+    fn cosine(&self, other: HashedTerms<'_>, other_norm: f64) -> f64 {
+        if self.norm <= 0.0 || other_norm <= 0.0 {
+            return 0.0;
+        }
+        let (mut index, mut other_index) = (0, 0);
+        let mut shared_mass = 0.0;
+        while let (Some(&hash), Some(&other_hash)) = (self.hashes.get(index), other.hashes.get(other_index)) {
+            match hash.cmp(&other_hash) {
+                std::cmp::Ordering::Equal => {
+                    shared_mass += self.masses.get(index).copied().unwrap_or(0.0);
+                    index += 1;
+                    other_index += 1;
+                }
+                std::cmp::Ordering::Less => index += 1,
+                std::cmp::Ordering::Greater => other_index += 1,
+            }
+        }
+        (shared_mass / (self.norm * other_norm).sqrt()).clamp(0.0, 1.0)
+    }
+
+    /// IDF cosine with a group of a stored analysis.
+    fn cosine_with(&self, other: HashedTerms<'_>, texts: &[String], weights: &mut Weights<'_>) -> f64 {
+        let other_norm = norm(other, texts, weights);
+        self.cosine(other, other_norm)
+    }
 }
 
 /// The new text's groups, weighed once per decision and compared with every
 /// candidate.
 struct Profile<'a> {
     analysis: &'a Analysis,
-    accented: Group<'a>,
-    folded: Group<'a>,
-    concepts: Group<'a>,
+    accented: WeighedGroup<'a>,
+    folded: WeighedGroup<'a>,
+    concepts: WeighedGroup<'a>,
 }
 
 impl<'a> Profile<'a> {
@@ -363,9 +437,9 @@ impl<'a> Profile<'a> {
         let texts = analysis.terms.as_slice();
         Profile {
             analysis,
-            accented: Group::new(index.accented(), texts, weights),
-            folded: Group::new(index.folded(), texts, weights),
-            concepts: Group::new(index.concepts(), texts, weights),
+            accented: WeighedGroup::new(index.accented(), texts, weights),
+            folded: WeighedGroup::new(index.folded(), texts, weights),
+            concepts: WeighedGroup::new(index.concepts(), texts, weights),
         }
     }
 }
@@ -392,23 +466,15 @@ impl Engine {
         // only in tone stay different; text typed without diacritics can only
         // be compared on folded terms.
         let wording = if new.accented && other.accented {
-            cosine(
-                &profile.accented,
-                &Group::new(other_index.accented(), texts, weights),
-                weights,
-            )
+            profile
+                .accented
+                .cosine_with(other_index.accented(), texts, weights)
         } else {
-            cosine(
-                &profile.folded,
-                &Group::new(other_index.folded(), texts, weights),
-                weights,
-            )
+            profile.folded.cosine_with(other_index.folded(), texts, weights)
         };
-        let meaning = cosine(
-            &profile.concepts,
-            &Group::new(other_index.concepts(), texts, weights),
-            weights,
-        );
+        let meaning = profile
+            .concepts
+            .cosine_with(other_index.concepts(), texts, weights);
         Comparison {
             score: WORDING_WEIGHT * wording + (1.0 - WORDING_WEIGHT) * meaning,
             vetoed: disagree(&new.numbers, &other.numbers) || disagree(&new.places, &other.places),
@@ -590,6 +656,25 @@ fn ranks_before(left: &ScoredCandidate, right: &ScoredCandidate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mass_table_grows_and_keeps_every_mass() {
+        let mut table = MassTable::with_capacity(2);
+        // Hashes sharing their low bits collide, and 0 is a hash like any.
+        let hashes: Vec<u64> = (0..100u64)
+            .map(|index| index << 40)
+            .chain([1, 5, 0x10_0001])
+            .collect();
+        for (index, &hash) in hashes.iter().enumerate() {
+            assert_eq!(table.get(hash), None);
+            table.insert(hash, 1.0 + index as f64);
+        }
+        for (index, &hash) in hashes.iter().enumerate() {
+            assert_eq!(table.get(hash), Some(1.0 + index as f64));
+        }
+        assert_eq!(table.get(7), None);
+        assert!(table.slots.len() >= 2 * hashes.len());
+    }
 
     #[test]
     fn sets_disagree_only_when_neither_includes_the_other() {

@@ -97,3 +97,40 @@ fn decisions_name_batch_positions() {
     assert_eq!(second.cluster, "x");
     assert_eq!(clusterer.document_id(-1), None);
 }
+
+#[test]
+fn band_keys_find_candidates_up_to_the_bound_and_exact_duplicates_regardless() {
+    use lienthong_dedup::DedupConfig;
+    let texts = [
+        "Đề nghị Thành phố hỗ trợ kinh phí số hóa hồ sơ lưu trữ cho xã.",
+        "Đề nghị Thành phố hỗ trợ kinh phí số hóa hồ sơ lưu trữ và mua máy quét cho xã.",
+        "UBND xã Sóc Sơn đề nghị hỗ trợ kinh phí số hóa hồ sơ lưu trữ và mua máy quét tài liệu.",
+        "Đề nghị Thành phố hỗ trợ kinh phí số hóa hồ sơ lưu trữ cho xã.",
+    ];
+    let linked_to = |max_postings_per_band: usize| {
+        let engine = Engine::new(DedupConfig {
+            max_postings_per_band,
+            ..DedupConfig::default()
+        });
+        let mut clusterer = BatchClusterer::new(&engine);
+        texts
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                match clusterer
+                    .add_detailed(index.to_string(), text)
+                    .expect("fixture texts are acceptable")
+                    .decision
+                {
+                    Decision::Link(link) => Some(link.recommendation_id),
+                    Decision::New | Decision::Review(_) => None,
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    // No postings kept: only the exact duplicate is found.
+    assert_eq!(linked_to(0), [None, None, None, Some(0)]);
+    for bound in [1, 2, 64] {
+        assert_eq!(linked_to(bound), [None, Some(0), Some(1), Some(0)], "{bound}");
+    }
+}
