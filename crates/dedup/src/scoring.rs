@@ -249,7 +249,7 @@ impl<'a> Weights<'a> {
     /// The IDF counts the new text as one more document containing the
     /// term, so unseen terms get the highest finite weight and a term in
     /// every document still weighs 1.
-    fn mass(&mut self, hash: u64, position: u32, terms: &[String]) -> f64 {
+    fn weigh(&mut self, hash: u64, position: u32, terms: &[String]) -> Mass {
         if let Some(mass) = self.masses.get(hash) {
             return mass;
         }
@@ -264,16 +264,38 @@ impl<'a> Weights<'a> {
         let frequency = self.corpus.document_frequency_by_hash(text, hash);
         let bounded = (frequency as f64).min(self.document_count);
         let idf = ((self.document_count + 1.0) / (bounded + 1.0)).ln() + 1.0;
-        let mass = idf * idf;
+        let mass = Mass {
+            value: idf * idf,
+            of_new_text: false,
+        };
         self.masses.insert(hash, mass);
         mass
     }
+
+    /// Weighs a term of the new text, and marks it as one: a stored text's
+    /// term so marked is shared with the new text.
+    fn weigh_new(&mut self, hash: u64, position: u32, terms: &[String]) -> f64 {
+        let mass = Mass {
+            of_new_text: true,
+            ..self.weigh(hash, position, terms)
+        };
+        self.masses.insert(hash, mass);
+        mass.value
+    }
+}
+
+/// A term's weight in a decision, and whether the new text has the term.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Mass {
+    value: f64,
+    of_new_text: bool,
 }
 
 /// Masses by term hash, open addressing on the hash's own low bits: term
 /// hashes are already uniform, so hashing them again, as a general map
 /// does, is wasted on the lookup scoring makes most often. A mass is at
-/// least 1, so a zero marks an empty slot.
+/// least 1, so a zero marks an empty slot, and the sign whether the term is
+/// the new text's: one slot of 16 bytes holds all scoring asks of a term.
 struct MassTable {
     slots: Vec<(u64, f64)>,
     len: usize,
@@ -301,30 +323,40 @@ impl MassTable {
         slot
     }
 
-    fn get(&self, hash: u64) -> Option<f64> {
-        self.slots
-            .get(self.slot(hash))
-            .and_then(|&(_, mass)| (mass != 0.0).then_some(mass))
+    fn get(&self, hash: u64) -> Option<Mass> {
+        let &(_, held) = self.slots.get(self.slot(hash))?;
+        (held != 0.0).then_some(Mass {
+            value: held.abs(),
+            of_new_text: held < 0.0,
+        })
     }
 
-    /// Inserts a mass not yet held; the table is kept at most half full,
-    /// so probes stay short and always reach an empty slot.
-    fn insert(&mut self, hash: u64, mass: f64) {
-        debug_assert!(mass >= 1.0, "a mass is a squared IDF of at least 1");
-        if (self.len + 1) * 2 > self.slots.len() {
-            let held = std::mem::take(&mut self.slots);
-            self.slots = vec![(0, 0.0); held.len() * 2];
-            self.len = 0;
-            for (hash, mass) in held {
-                if mass != 0.0 {
-                    self.insert(hash, mass);
-                }
-            }
-        }
+    /// Holds `mass` for `hash`, in place of any it held; the table is kept
+    /// at most half full, so probes stay short and always reach an empty
+    /// slot.
+    fn insert(&mut self, hash: u64, mass: Mass) {
+        debug_assert!(mass.value >= 1.0, "a mass is a squared IDF of at least 1");
+        let held = if mass.of_new_text { -mass.value } else { mass.value };
         let slot = self.slot(hash);
         if let Some(entry) = self.slots.get_mut(slot) {
-            *entry = (hash, mass);
-            self.len += 1;
+            if entry.1 == 0.0 {
+                self.len += 1;
+            }
+            *entry = (hash, held);
+        }
+        if self.len * 2 > self.slots.len() {
+            let grown = vec![(0, 0.0); self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, grown);
+            let mask = self.slots.len() - 1;
+            for (hash, held) in old.into_iter().filter(|&(_, held)| held != 0.0) {
+                let mut slot = hash as usize & mask;
+                while self.slots.get(slot).is_some_and(|&(_, taken)| taken != 0.0) {
+                    slot = (slot + 1) & mask;
+                }
+                if let Some(entry) = self.slots.get_mut(slot) {
+                    *entry = (hash, held);
+                }
+            }
         }
     }
 }
@@ -359,87 +391,52 @@ fn disagree(left: &[String], right: &[String]) -> bool {
     !left.is_empty() && !right.is_empty() && !includes(left, right) && !includes(right, left)
 }
 
-/// The squared IDF norm of one group of a stored analysis' terms.
-fn norm(terms: HashedTerms<'_>, texts: &[String], weights: &mut Weights<'_>) -> f64 {
-    terms
-        .hashes
-        .iter()
-        .zip(terms.positions)
-        .map(|(&hash, &position)| weights.mass(hash, position, texts))
-        .sum()
-}
-
-/// One group of the new text's terms, sorted by hash, with each term's
-/// mass and the group's squared IDF norm: weighed once per decision, so
-/// comparing with a candidate looks up only the candidate's terms.
-struct WeighedGroup<'a> {
-    hashes: &'a [u64],
-    masses: Vec<f64>,
-    norm: f64,
-}
-
-impl<'a> WeighedGroup<'a> {
-    fn new(terms: HashedTerms<'a>, texts: &[String], weights: &mut Weights<'_>) -> WeighedGroup<'a> {
-        let masses: Vec<f64> = terms
-            .hashes
-            .iter()
-            .zip(terms.positions)
-            .map(|(&hash, &position)| weights.mass(hash, position, texts))
-            .collect();
-        WeighedGroup {
-            hashes: terms.hashes,
-            norm: masses.iter().sum(),
-            masses,
+/// IDF cosine of a group of the new text's terms, whose squared norm is
+/// `new_norm`, with the same group of a stored analysis: the masses of the
+/// terms both have over the norms. The new text's terms are marked in
+/// `weights`, so one pass over the stored group's terms, in hash order,
+/// sums both its norm and the shared masses.
+fn cosine(new_norm: f64, other: HashedTerms<'_>, texts: &[String], weights: &mut Weights<'_>) -> f64 {
+    let (mut other_norm, mut shared_mass) = (0.0, 0.0);
+    for (&hash, &position) in other.hashes.iter().zip(other.positions) {
+        let mass = weights.weigh(hash, position, texts);
+        other_norm += mass.value;
+        if mass.of_new_text {
+            shared_mass += mass.value;
         }
     }
-
-    /// IDF cosine with a group of a stored analysis whose squared norm is
-    /// `other_norm`: the shared terms' masses over the norms.
-    fn cosine(&self, other: HashedTerms<'_>, other_norm: f64) -> f64 {
-        if self.norm <= 0.0 || other_norm <= 0.0 {
-            return 0.0;
-        }
-        let (mut index, mut other_index) = (0, 0);
-        let mut shared_mass = 0.0;
-        while let (Some(&hash), Some(&other_hash)) = (self.hashes.get(index), other.hashes.get(other_index)) {
-            match hash.cmp(&other_hash) {
-                std::cmp::Ordering::Equal => {
-                    shared_mass += self.masses.get(index).copied().unwrap_or(0.0);
-                    index += 1;
-                    other_index += 1;
-                }
-                std::cmp::Ordering::Less => index += 1,
-                std::cmp::Ordering::Greater => other_index += 1,
-            }
-        }
-        (shared_mass / (self.norm * other_norm).sqrt()).clamp(0.0, 1.0)
+    if new_norm <= 0.0 || other_norm <= 0.0 {
+        return 0.0;
     }
-
-    /// IDF cosine with a group of a stored analysis.
-    fn cosine_with(&self, other: HashedTerms<'_>, texts: &[String], weights: &mut Weights<'_>) -> f64 {
-        let other_norm = norm(other, texts, weights);
-        self.cosine(other, other_norm)
-    }
+    (shared_mass / (new_norm * other_norm).sqrt()).clamp(0.0, 1.0)
 }
 
-/// The new text's groups, weighed once per decision and compared with every
-/// candidate.
+/// The new text's squared IDF norms by group, weighed once per decision;
+/// weighing marks its terms in the weights, for [`cosine`].
 struct Profile<'a> {
     analysis: &'a Analysis,
-    accented: WeighedGroup<'a>,
-    folded: WeighedGroup<'a>,
-    concepts: WeighedGroup<'a>,
+    accented_norm: f64,
+    folded_norm: f64,
+    concepts_norm: f64,
 }
 
 impl<'a> Profile<'a> {
     fn new(analysis: &'a Analysis, weights: &mut Weights<'_>) -> Profile<'a> {
         let index = analysis.term_index();
         let texts = analysis.terms.as_slice();
+        let mut norm = |terms: HashedTerms<'_>| -> f64 {
+            terms
+                .hashes
+                .iter()
+                .zip(terms.positions)
+                .map(|(&hash, &position)| weights.weigh_new(hash, position, texts))
+                .sum()
+        };
         Profile {
             analysis,
-            accented: WeighedGroup::new(index.accented(), texts, weights),
-            folded: WeighedGroup::new(index.folded(), texts, weights),
-            concepts: WeighedGroup::new(index.concepts(), texts, weights),
+            accented_norm: norm(index.accented()),
+            folded_norm: norm(index.folded()),
+            concepts_norm: norm(index.concepts()),
         }
     }
 }
@@ -466,15 +463,11 @@ impl Engine {
         // only in tone stay different; text typed without diacritics can only
         // be compared on folded terms.
         let wording = if new.accented && other.accented {
-            profile
-                .accented
-                .cosine_with(other_index.accented(), texts, weights)
+            cosine(profile.accented_norm, other_index.accented(), texts, weights)
         } else {
-            profile.folded.cosine_with(other_index.folded(), texts, weights)
+            cosine(profile.folded_norm, other_index.folded(), texts, weights)
         };
-        let meaning = profile
-            .concepts
-            .cosine_with(other_index.concepts(), texts, weights);
+        let meaning = cosine(profile.concepts_norm, other_index.concepts(), texts, weights);
         Comparison {
             score: WORDING_WEIGHT * wording + (1.0 - WORDING_WEIGHT) * meaning,
             vetoed: disagree(&new.numbers, &other.numbers) || disagree(&new.places, &other.places),
@@ -667,11 +660,29 @@ mod tests {
             .collect();
         for (index, &hash) in hashes.iter().enumerate() {
             assert_eq!(table.get(hash), None);
-            table.insert(hash, 1.0 + index as f64);
+            table.insert(
+                hash,
+                Mass {
+                    value: 1.0 + index as f64,
+                    of_new_text: index % 3 == 0,
+                },
+            );
         }
+        // Holding a mass again replaces the one held.
+        let marked = Mass {
+            value: 1.0,
+            of_new_text: true,
+        };
+        table.insert(5, marked);
         for (index, &hash) in hashes.iter().enumerate() {
-            assert_eq!(table.get(hash), Some(1.0 + index as f64));
+            let expected = Mass {
+                value: 1.0 + index as f64,
+                of_new_text: index % 3 == 0,
+            };
+            let expected = if hash == 5 { marked } else { expected };
+            assert_eq!(table.get(hash), Some(expected), "{hash}");
         }
+        assert_eq!(table.len, hashes.len());
         assert_eq!(table.get(7), None);
         assert!(table.slots.len() >= 2 * hashes.len());
     }
