@@ -299,8 +299,9 @@ impl<'engine> BatchClusterer<'engine> {
             .collect();
         self.shared_counts.resize(self.documents.len(), 0);
         // Each key's list is two cache misses away (the table's slot, then the
-        // list). Looking every key up first, then reading every list's first
-        // word, lets those misses overlap instead of following one another.
+        // list). Looking every key up first, then reading a word of every
+        // cache line of every list, lets those misses overlap instead of
+        // following one another.
         let lists: Vec<&[u32]> = band_keys
             .iter()
             .map(|key| match self.by_band_key.get(key) {
@@ -312,8 +313,12 @@ impl<'engine> BatchClusterer<'engine> {
                     .map_or(&[][..], Vec::as_slice),
             })
             .collect();
+        /// Positions per 64-byte cache line.
+        const POSITIONS_PER_LINE: usize = 16;
         std::hint::black_box(lists.iter().fold(0u32, |sum, list| {
-            sum.wrapping_add(list.first().copied().unwrap_or(0))
+            list.iter()
+                .step_by(POSITIONS_PER_LINE)
+                .fold(sum, |sum, &position| sum.wrapping_add(position))
         }));
         for list in lists {
             for &position in list {

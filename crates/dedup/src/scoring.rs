@@ -249,16 +249,27 @@ impl<'a> Weights<'a> {
     /// The IDF counts the new text as one more document containing the
     /// term, so unseen terms get the highest finite weight and a term in
     /// every document still weighs 1.
-    fn weigh(&mut self, hash: u64, position: u32, terms: &[String]) -> Mass {
+    ///
+    /// The term is the `index`-th of `group`, whose texts are `texts`. Its
+    /// position there is read only when the corpus needs the text: in a
+    /// comparison it is a memory read as costly as the hash's.
+    fn weigh(&mut self, group: HashedTerms<'_>, index: usize, texts: &[String]) -> Mass {
+        let Some(&hash) = group.hashes.get(index) else {
+            return Mass {
+                value: 1.0,
+                of_new_text: false,
+            };
+        };
         if let Some(mass) = self.masses.get(hash) {
             return mass;
         }
         let text = if self.counts_by_hash_alone {
             ""
         } else {
-            usize::try_from(position)
-                .ok()
-                .and_then(|position| terms.get(position))
+            group
+                .positions
+                .get(index)
+                .and_then(|&position| texts.get(usize::try_from(position).ok()?))
                 .map_or("", String::as_str)
         };
         let frequency = self.corpus.document_frequency_by_hash(text, hash);
@@ -274,12 +285,14 @@ impl<'a> Weights<'a> {
 
     /// Weighs a term of the new text, and marks it as one: a stored text's
     /// term so marked is shared with the new text.
-    fn weigh_new(&mut self, hash: u64, position: u32, terms: &[String]) -> f64 {
+    fn weigh_new(&mut self, group: HashedTerms<'_>, index: usize, texts: &[String]) -> f64 {
         let mass = Mass {
             of_new_text: true,
-            ..self.weigh(hash, position, terms)
+            ..self.weigh(group, index, texts)
         };
-        self.masses.insert(hash, mass);
+        if let Some(&hash) = group.hashes.get(index) {
+            self.masses.insert(hash, mass);
+        }
         mass.value
     }
 }
@@ -398,8 +411,8 @@ fn disagree(left: &[String], right: &[String]) -> bool {
 /// sums both its norm and the shared masses.
 fn cosine(new_norm: f64, other: HashedTerms<'_>, texts: &[String], weights: &mut Weights<'_>) -> f64 {
     let (mut other_norm, mut shared_mass) = (0.0, 0.0);
-    for (&hash, &position) in other.hashes.iter().zip(other.positions) {
-        let mass = weights.weigh(hash, position, texts);
+    for index in 0..other.hashes.len() {
+        let mass = weights.weigh(other, index, texts);
         other_norm += mass.value;
         if mass.of_new_text {
             shared_mass += mass.value;
@@ -425,11 +438,8 @@ impl<'a> Profile<'a> {
         let index = analysis.term_index();
         let texts = analysis.terms.as_slice();
         let mut norm = |terms: HashedTerms<'_>| -> f64 {
-            terms
-                .hashes
-                .iter()
-                .zip(terms.positions)
-                .map(|(&hash, &position)| weights.weigh_new(hash, position, texts))
+            (0..terms.hashes.len())
+                .map(|index| weights.weigh_new(terms, index, texts))
                 .sum()
         };
         Profile {
