@@ -25,6 +25,11 @@
 //! and as hand-written SQL, side by side.
 #![allow(clippy::print_stdout, reason = "printing results is what a benchmark is for")]
 
+/// The allocator of the `lienthong` binary, so the engine is measured as it
+/// ships (see its `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod analytics;
 mod cli;
 mod cluster_batch;
