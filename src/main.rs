@@ -12,8 +12,9 @@ use tracing_subscriber::EnvFilter;
 
 /// Per-thread heaps instead of glibc's arenas. Batch dedup analyses texts
 /// on one thread and keeps them on another, and glibc grew the analysing
-/// thread's arena a page at a time: on two cores mimalloc takes about a
-/// fifth off clustering 100 000 texts. The bench uses the same allocator.
+/// thread's arena a page at a time: on two cores, clustering the bench's
+/// 100 000 texts took 6.1–6.5 s with mimalloc against 7.6–8.0 s without.
+/// The bench uses the same allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -86,7 +86,7 @@ pub struct ClusterBatchArgs {
     /// Times to run the engine and datasketch, one after the other. The
     /// ratio reported is the median of the rounds' ratios: on a machine
     /// whose speed drifts, each round compares the two at nearly the same
-    /// moment.
+    /// moment. With `--no-python` the engine alone runs this many times.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
     /// Virtual environment with datasketch, created when missing

@@ -100,28 +100,37 @@ pub fn run(arguments: &ClusterBatchArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|round| round.ratio(items.len()))
         .collect();
-    // The round of the median ratio (of the median engine rate without
-    // datasketch) stands for the run in the table.
-    let mut order: Vec<usize> = (0..rounds.len()).collect();
-    order.sort_by(|&left, &right| {
-        let key = |index: usize| {
-            rounds.get(index).map_or(0.0, |round| {
-                round
-                    .ratio(items.len())
-                    .unwrap_or_else(|| per_second(items.len(), round.rust.elapsed))
-            })
+    // The round of the median ratio stands for the run in the table (the
+    // lower of the two middle ones for an even count, so a tie never tips
+    // the goal towards met); when datasketch measured no round, the round
+    // of the median engine rate.
+    let compared: Vec<&Round> = rounds.iter().filter(|round| round.python.is_some()).collect();
+    let mut standing = if compared.is_empty() {
+        rounds.iter().collect()
+    } else {
+        compared
+    };
+    standing.sort_by(|left, right| {
+        let key = |round: &Round| {
+            round
+                .ratio(items.len())
+                .unwrap_or_else(|| per_second(items.len(), round.rust.elapsed))
         };
         key(left).total_cmp(&key(right))
     });
-    let median = order
-        .get(order.len() / 2)
-        .and_then(|&index| rounds.get(index))
+    let median = *standing
+        .get(standing.len().saturating_sub(1) / 2)
         .context("at least one round runs")?;
 
     let scores = planted_scores(&items, &median.rust.labels);
     print_throughput(&items, &median.rust, median.python.as_ref(), &scores, &ratios);
-    if let Some(why) = &python_failure {
-        println!("\ndatasketch: not measured: {why}");
+    match &python_failure {
+        Some(why) if ratios.is_empty() => println!("\ndatasketch: not measured: {why}"),
+        Some(why) => println!(
+            "\ndatasketch: failed after {} round(s), which alone are compared: {why}",
+            ratios.len()
+        ),
+        None => {}
     }
     print_recall(&items, &median.rust.labels, &scores);
     Ok(())
@@ -285,12 +294,17 @@ fn run_python(items: &[Item], venv: &Path, arguments: &ClusterBatchArgs) -> Resu
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    serde_json::from_slice(&output.stdout).map_err(|error| {
+    let run: PythonRun = serde_json::from_slice(&output.stdout).map_err(|error| {
         format!(
             "minhash_lsh.py printed something else than its JSON ({error}): {}",
             String::from_utf8_lossy(&output.stdout).trim()
         )
-    })
+    })?;
+    if run.texts_per_second > 0.0 {
+        Ok(run)
+    } else {
+        Err(format!("minhash_lsh.py timed no throughput ({} s)", run.seconds))
+    }
 }
 
 fn per_second(count: usize, elapsed: Duration) -> f64 {

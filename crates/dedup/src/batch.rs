@@ -298,10 +298,10 @@ impl<'engine> BatchClusterer<'engine> {
             .filter_map(|&position| i64::try_from(position).ok())
             .collect();
         self.shared_counts.resize(self.documents.len(), 0);
-        // Each key's list is two cache misses away (the table's slot, then the
-        // list). Looking every key up first, then reading a word of every
-        // cache line of every list, lets those misses overlap instead of
-        // following one another.
+        // Each key's postings are a cache miss away (the table's slot), and a
+        // list of several one more. Looking every key up first, then reading
+        // a word of every cache line of every list, lets those misses
+        // overlap instead of following one another.
         let lists: Vec<&[u32]> = band_keys
             .iter()
             .map(|key| match self.by_band_key.get(key) {

@@ -105,8 +105,11 @@ impl TermIndex {
                 group.push((term_hash(term), position));
             }
         }
+        // An analysis' terms are distinct; one read back from elsewhere
+        // might not be, and scoring counts each hash once.
         let [accented, folded, concepts] = groups.map(|mut group| {
             group.sort_unstable();
+            group.dedup_by_key(|(hash, _)| *hash);
             group
         });
         let folded_start = accented.len();
