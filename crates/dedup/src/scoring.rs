@@ -64,7 +64,8 @@ pub enum Decision {
 }
 
 /// Terms of an analysis by the hashes of their texts, sorted, so scoring
-/// merges integers instead of comparing strings. Two distinct terms sharing
+/// looks up integers instead of comparing strings, always in one order.
+/// Two distinct terms sharing
 /// a 64-bit hash among the few hundred thousand of a corpus is about a
 /// one-in-a-billion event, and would only blur one weight.
 #[derive(Debug, Clone, Copy)]
