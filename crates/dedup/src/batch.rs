@@ -393,8 +393,8 @@ impl<'engine> BatchClusterer<'engine> {
 /// on the deciding thread.
 fn checked_analysis(engine: &Engine, text: &str) -> Result<Analysis, TextProblem> {
     engine.check_text(text)?;
-    let analysis = engine.analyze(text);
-    analysis.index_terms();
+    let mut analysis = engine.analyze(text);
+    analysis.keep_only_hashed_terms();
     Ok(analysis)
 }
 

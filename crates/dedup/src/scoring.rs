@@ -185,9 +185,23 @@ impl Analysis {
         [wording, index.concepts()]
     }
 
-    /// Builds the scoring index now rather than on first use.
-    pub(crate) fn index_terms(&self) {
-        self.term_index();
+    /// Indexes the terms, then lets go of what only a corpus counting by
+    /// text reads again (the term texts, their positions, the folded form).
+    /// Scoring under a corpus that [counts by hash
+    /// alone](CorpusStats::counts_by_hash_alone) decides the same; a batch
+    /// keeps every analysis, and these are most of its memory.
+    pub(crate) fn keep_only_hashed_terms(&mut self) {
+        let index = self
+            .term_index
+            .0
+            .take()
+            .unwrap_or_else(|| TermIndex::of(&self.terms));
+        self.term_index = LazyTermIndex(OnceLock::from(TermIndex {
+            positions: Box::default(),
+            ..index
+        }));
+        self.terms = Vec::new();
+        self.folded = String::new();
     }
 
     /// The hash of each of `terms`, as scoring and [`term_hash`] compute it.
@@ -699,6 +713,63 @@ mod tests {
         assert_eq!(table.len, hashes.len());
         assert_eq!(table.get(7), None);
         assert!(table.slots.len() >= 2 * hashes.len());
+    }
+
+    /// Frequencies by hash, as a batch counts them.
+    struct ByHash(std::collections::HashMap<u64, u64>);
+
+    impl CorpusStats for ByHash {
+        fn document_count(&self) -> u64 {
+            10
+        }
+        fn document_frequency(&self, term: &str) -> u64 {
+            self.document_frequency_by_hash(term, term_hash(term))
+        }
+        fn document_frequency_by_hash(&self, _term: &str, hash: u64) -> u64 {
+            self.0.get(&hash).copied().unwrap_or(0)
+        }
+        fn counts_by_hash_alone(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn analyses_keeping_only_hashed_terms_score_as_whole_ones() {
+        let engine = Engine::default();
+        let texts = [
+            "Đề nghị Thành phố hỗ trợ kinh phí số hóa hồ sơ lưu trữ cho xã.",
+            "De nghi ho tro kinh phi so hoa ho so, tai lieu luu tru cho phuong.",
+            "Kiến nghị bổ sung biên chế giáo viên tiểu học cho các trường trên địa bàn.",
+            "Đề nghị bố trí kinh phí số hoá tài liệu lưu trữ của các xã cũ.",
+        ];
+        let whole: Vec<Analysis> = texts.iter().map(|text| engine.analyze(text)).collect();
+        let mut frequencies = std::collections::HashMap::new();
+        for analysis in &whole {
+            for hash in analysis.term_hashes() {
+                *frequencies.entry(hash).or_insert(0) += 1;
+            }
+        }
+        let corpus = ByHash(frequencies);
+        let slim: Vec<Analysis> = whole
+            .iter()
+            .cloned()
+            .map(|mut analysis| {
+                analysis.keep_only_hashed_terms();
+                analysis
+            })
+            .collect();
+        assert!(slim.iter().all(|analysis| analysis.terms.is_empty()));
+        let mut compared = 0;
+        for (left_whole, left_slim) in whole.iter().zip(&slim) {
+            for (right_whole, right_slim) in whole.iter().zip(&slim) {
+                let expected = engine.similarity(left_whole, right_whole, &corpus);
+                assert_eq!(engine.similarity(left_slim, right_slim, &corpus), expected);
+                assert_eq!(engine.similarity(left_slim, right_whole, &corpus), expected);
+                compared += usize::from(expected.score > 0.0 && expected.score < 1.0);
+            }
+        }
+        // The texts are near enough to score between the extremes.
+        assert!(compared >= 4, "{compared}");
     }
 
     #[test]
