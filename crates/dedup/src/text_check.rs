@@ -59,7 +59,8 @@ impl Engine {
         if !text.chars().any(char::is_alphanumeric) {
             return Err(TextProblem::OnlyPunctuation);
         }
-        if text.nfc().nth(MAX_TEXT_CHARS).is_some() {
+        // NFC has no more characters than the text has bytes.
+        if text.len() > MAX_TEXT_CHARS && text.nfc().nth(MAX_TEXT_CHARS).is_some() {
             return Err(TextProblem::TooLong {
                 max_chars: MAX_TEXT_CHARS,
             });

@@ -201,13 +201,13 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut letters: Vec<Letter> = Vec::with_capacity(16);
     let mut separators = Separators::default();
-    for character in text.nfd() {
+    for_each_nfd_char(text, |character| {
         if let Some(mark) = classify_mark(character) {
             // A mark with no letter before it (after a space, say) is noise.
             if let Some(last) = letters.last_mut() {
                 attach_mark(last, mark);
             }
-            continue;
+            return;
         }
         // Letters and digits together form one token ("10a", "covid19").
         if character.is_alphanumeric() {
@@ -221,12 +221,41 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
             }
             separators.push(character);
         }
-    }
+    });
     if !letters.is_empty() {
         let gap = separators.gap(tokens.is_empty());
         tokens.push(finish_token(&mut letters, gap));
     }
     tokens
+}
+
+/// Calls `each` with the characters of `text` in NFD. An ASCII character is
+/// its own decomposition and a starter, which canonical reordering never
+/// moves a mark across, so only the runs between ASCII characters (most
+/// Vietnamese letters are ASCII) go through the decomposition tables.
+fn for_each_nfd_char(text: &str, mut each: impl FnMut(char)) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        // ASCII bytes never occur inside a multi-byte character, so both
+        // splits fall on character boundaries.
+        let ascii_len = rest
+            .bytes()
+            .position(|byte| !byte.is_ascii())
+            .unwrap_or(rest.len());
+        let Some((ascii, tail)) = rest.split_at_checked(ascii_len) else {
+            break;
+        };
+        ascii.bytes().for_each(|byte| each(char::from(byte)));
+        let other_len = tail
+            .bytes()
+            .position(|byte| byte.is_ascii())
+            .unwrap_or(tail.len());
+        let Some((other, tail)) = tail.split_at_checked(other_len) else {
+            break;
+        };
+        other.nfd().for_each(&mut each);
+        rest = tail;
+    }
 }
 
 /// Normalises one lexicon word: (accented, folded).
@@ -294,6 +323,24 @@ mod tests {
         assert!(tokens[1].all_upper);
         assert!(!tokens[2].capitalized);
         assert_eq!(words("ĐÌNH Đình"), vec!["đình", "đình"]);
+    }
+
+    #[test]
+    fn nfd_of_runs_between_ascii_is_nfd_of_the_whole() {
+        // Marks around ASCII letters and in non-canonical order, precomposed
+        // letters with further marks, and letters outside Vietnamese.
+        let texts = [
+            "Ủy ban nhân dân phường Hoàn Kiếm",
+            "a\u{301}\u{323}b\u{323}\u{302}ậ\u{301} ơ\u{31b}\u{323}",
+            "\u{301}x\u{301}\u{301}ÅΩ\u{345}\u{313}ñ ǅ ﬁ 한글 ĐÐð",
+            "",
+            "4.063,6 tỷ đồng – “số hóa”",
+        ];
+        for text in texts {
+            let mut by_runs = String::new();
+            for_each_nfd_char(text, |character| by_runs.push(character));
+            assert_eq!(by_runs, text.nfd().collect::<String>(), "{text}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! NFC/NFD spellings all end up as the same NFC string.
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::canonical_combining_class;
 
 /// Combining circumflex (â, ê, ô).
 const CIRCUMFLEX: char = '\u{0302}';
@@ -70,14 +71,29 @@ impl Letter {
             out.push(self.base);
             return;
         }
-        // Canonical composition needs canonical order (dot below before
-        // circumflex), which the NFC adaptor establishes for us.
-        out.extend(
-            std::iter::once(self.base)
-                .chain(self.modifier)
-                .chain(self.tone)
-                .nfc(),
-        );
+        // Canonical composition takes the marks in canonical order (horn,
+        // then dot below, then the rest): composing them one by one in that
+        // order is what NFC does when each step has a composite, which for
+        // Vietnamese letters it always has. Anything else goes through NFC.
+        let (mut first, mut second) = (self.modifier, self.tone);
+        if let (Some(modifier), Some(tone)) = (first, second)
+            && canonical_combining_class(tone) < canonical_combining_class(modifier)
+        {
+            (first, second) = (Some(tone), Some(modifier));
+        }
+        let composed = [first, second]
+            .into_iter()
+            .flatten()
+            .try_fold(self.base, unicode_normalization::char::compose);
+        match composed {
+            Some(letter) => out.push(letter),
+            None => out.extend(
+                std::iter::once(self.base)
+                    .chain(self.modifier)
+                    .chain(self.tone)
+                    .nfc(),
+            ),
+        }
     }
 }
 
@@ -91,7 +107,9 @@ pub(crate) enum Mark {
 }
 
 pub(crate) fn classify_mark(character: char) -> Option<Mark> {
-    if matches!(character, CIRCUMFLEX | BREVE | HORN) {
+    if character.is_ascii() {
+        None
+    } else if matches!(character, CIRCUMFLEX | BREVE | HORN) {
         Some(Mark::Modifier(character))
     } else if TONE_MARKS.contains(&character) {
         Some(Mark::Tone(character))
@@ -230,6 +248,28 @@ mod tests {
             letter.push_composed(&mut out);
         }
         out
+    }
+
+    #[test]
+    fn letters_compose_as_nfc_composes_them() {
+        let modifiers = [None, Some(CIRCUMFLEX), Some(BREVE), Some(HORN)];
+        let tones = std::iter::once(None).chain(TONE_MARKS.map(Some));
+        for base in "aeiouydđqxz1ñ".chars() {
+            for modifier in modifiers {
+                for tone in tones.clone() {
+                    let letter = Letter {
+                        base,
+                        modifier,
+                        tone,
+                        was_upper: false,
+                    };
+                    let mut composed = String::new();
+                    letter.push_composed(&mut composed);
+                    let expected: String = std::iter::once(base).chain(modifier).chain(tone).nfc().collect();
+                    assert_eq!(composed, expected, "{base} {modifier:?} {tone:?}");
+                }
+            }
+        }
     }
 
     #[test]
