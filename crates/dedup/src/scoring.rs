@@ -271,6 +271,7 @@ impl<'a> Weights<'a> {
     /// The term is the `index`-th of `group`, whose texts are `texts`. Its
     /// position there is read only when the corpus needs the text: in a
     /// comparison it is a memory read as costly as the hash's.
+    #[inline]
     fn weigh(&mut self, group: HashedTerms<'_>, index: usize, texts: &[String]) -> Mass {
         let Some(&hash) = group.hashes.get(index) else {
             return Mass {
@@ -278,9 +279,16 @@ impl<'a> Weights<'a> {
                 of_new_text: false,
             };
         };
-        if let Some(mass) = self.masses.get(hash) {
-            return mass;
+        // Most terms of a candidate were weighed earlier in the decision:
+        // that lookup is inlined into the scoring loop, the rest is not.
+        match self.masses.get(hash) {
+            Some(mass) => mass,
+            None => self.weigh_unseen(group, index, texts, hash),
         }
+    }
+
+    #[inline(never)]
+    fn weigh_unseen(&mut self, group: HashedTerms<'_>, index: usize, texts: &[String], hash: u64) -> Mass {
         let text = if self.counts_by_hash_alone {
             ""
         } else {
@@ -341,6 +349,7 @@ impl MassTable {
     }
 
     /// The slot holding `hash`, or the empty one it would go in.
+    #[inline]
     fn slot(&self, hash: u64) -> usize {
         let mask = self.slots.len() - 1;
         // Truncating keeps the low bits, which are all the mask reads.
@@ -354,6 +363,7 @@ impl MassTable {
         slot
     }
 
+    #[inline]
     fn get(&self, hash: u64) -> Option<Mass> {
         let &(_, held) = self.slots.get(self.slot(hash))?;
         (held != 0.0).then_some(Mass {
