@@ -79,11 +79,19 @@ impl Analysis {
     /// The band keys without repeats, ascending: two bands of one signature
     /// may hash alike, and a text is indexed once per key.
     pub fn distinct_band_keys(&self) -> Vec<u64> {
-        let mut keys = self.band_keys.clone();
-        keys.sort_unstable();
-        keys.dedup();
-        keys
+        sorted_distinct(self.band_keys.clone())
     }
+
+    /// [`distinct_band_keys`](Self::distinct_band_keys), leaving none behind.
+    pub(crate) fn take_distinct_band_keys(&mut self) -> Vec<u64> {
+        sorted_distinct(std::mem::take(&mut self.band_keys))
+    }
+}
+
+fn sorted_distinct(mut keys: Vec<u64>) -> Vec<u64> {
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// Canonical form of a number written as digit groups separated by dots or

@@ -206,8 +206,9 @@ impl<'engine> BatchClusterer<'engine> {
     }
 
     /// Decides and records an analysed text.
-    fn add_analysis(&mut self, id: String, analysis: Analysis) -> Added {
-        let band_keys = analysis.distinct_band_keys();
+    fn add_analysis(&mut self, id: String, mut analysis: Analysis) -> Added {
+        // Filed under its keys, a kept text never needs them again.
+        let band_keys = analysis.take_distinct_band_keys();
         let decision = self.decide(&analysis, &band_keys);
         let position = self.documents.len();
         let linked_cluster = match &decision {
@@ -389,8 +390,9 @@ impl<'engine> BatchClusterer<'engine> {
 }
 
 /// The analysis of a text the server would accept, its terms already
-/// indexed for scoring: that happens on first use otherwise, which would be
-/// on the deciding thread.
+/// indexed for scoring (that happens on first use otherwise, which would be
+/// on the deciding thread) and only what the batch reads kept: see
+/// [`Analysis::keep_only_hashed_terms`].
 fn checked_analysis(engine: &Engine, text: &str) -> Result<Analysis, TextProblem> {
     engine.check_text(text)?;
     let mut analysis = engine.analyze(text);

@@ -150,7 +150,9 @@ impl TermIndex {
 
 /// The [`TermIndex`] of an analysis, built the first time it is scored (a
 /// stored analysis is scored many times). It follows from `terms`, so it
-/// takes no part in equality.
+/// takes no part in equality; an analysis that [keeps only hashed
+/// terms](Analysis::keep_only_hashed_terms) has no `terms` left to compare,
+/// and is never compared or stored.
 #[derive(Clone, Default)]
 pub(crate) struct LazyTermIndex(OnceLock<TermIndex>);
 
@@ -185,11 +187,13 @@ impl Analysis {
         [wording, index.concepts()]
     }
 
-    /// Indexes the terms, then lets go of what only a corpus counting by
-    /// text reads again (the term texts, their positions, the folded form).
-    /// Scoring under a corpus that [counts by hash
-    /// alone](CorpusStats::counts_by_hash_alone) decides the same; a batch
-    /// keeps every analysis, and these are most of its memory.
+    /// Indexes the terms, then lets go of what scoring reads only for a
+    /// corpus counting by text (the term texts and their positions) and of
+    /// the folded form, which scoring never reads. Scoring under a corpus
+    /// that [counts by hash alone](CorpusStats::counts_by_hash_alone)
+    /// decides the same; a batch keeps every analysis, and these are most of
+    /// its memory. What is left is for scoring only: it no longer equals,
+    /// serialises or weighs terms like the whole analysis.
     pub(crate) fn keep_only_hashed_terms(&mut self) {
         let index = self
             .term_index
@@ -760,10 +764,12 @@ mod tests {
             }
         }
         let corpus = ByHash(frequencies);
-        let slim: Vec<Analysis> = whole
+        // Fresh analyses, as the batch slims them: their index is built from
+        // the terms on the way.
+        let slim: Vec<Analysis> = texts
             .iter()
-            .cloned()
-            .map(|mut analysis| {
+            .map(|text| {
+                let mut analysis = engine.analyze(text);
                 analysis.keep_only_hashed_terms();
                 analysis
             })

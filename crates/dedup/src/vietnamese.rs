@@ -71,21 +71,7 @@ impl Letter {
             out.push(self.base);
             return;
         }
-        // Canonical composition takes the marks in canonical order (horn,
-        // then dot below, then the rest): composing them one by one in that
-        // order is what NFC does when each step has a composite, which for
-        // Vietnamese letters it always has. Anything else goes through NFC.
-        let (mut first, mut second) = (self.modifier, self.tone);
-        if let (Some(modifier), Some(tone)) = (first, second)
-            && canonical_combining_class(tone) < canonical_combining_class(modifier)
-        {
-            (first, second) = (Some(tone), Some(modifier));
-        }
-        let composed = [first, second]
-            .into_iter()
-            .flatten()
-            .try_fold(self.base, unicode_normalization::char::compose);
-        match composed {
+        match self.composed_pairwise() {
             Some(letter) => out.push(letter),
             None => out.extend(
                 std::iter::once(self.base)
@@ -94,6 +80,23 @@ impl Letter {
                     .nfc(),
             ),
         }
+    }
+
+    /// The letter as one precomposed character, composing its marks one by
+    /// one in canonical order (horn, then dot below, then the rest; equal
+    /// classes keep their order). That is what NFC does when each step has a
+    /// composite, as it has for every Vietnamese letter; `None` otherwise.
+    fn composed_pairwise(self) -> Option<char> {
+        let (mut first, mut second) = (self.modifier, self.tone);
+        if let (Some(modifier), Some(tone)) = (first, second)
+            && canonical_combining_class(tone) < canonical_combining_class(modifier)
+        {
+            (first, second) = (Some(tone), Some(modifier));
+        }
+        [first, second]
+            .into_iter()
+            .flatten()
+            .try_fold(self.base, unicode_normalization::char::compose)
     }
 }
 
@@ -248,6 +251,38 @@ mod tests {
             letter.push_composed(&mut out);
         }
         out
+    }
+
+    #[test]
+    fn every_vietnamese_letter_composes_pairwise() {
+        let vowels = [
+            ('a', None),
+            ('a', Some(CIRCUMFLEX)),
+            ('a', Some(BREVE)),
+            ('e', None),
+            ('e', Some(CIRCUMFLEX)),
+            ('i', None),
+            ('o', None),
+            ('o', Some(CIRCUMFLEX)),
+            ('o', Some(HORN)),
+            ('u', None),
+            ('u', Some(HORN)),
+            ('y', None),
+        ];
+        for (base, modifier) in vowels {
+            for tone in TONE_MARKS {
+                let letter = Letter {
+                    base,
+                    modifier,
+                    tone: Some(tone),
+                    was_upper: false,
+                };
+                assert!(
+                    letter.composed_pairwise().is_some(),
+                    "{base} {modifier:?} {tone:?}"
+                );
+            }
+        }
     }
 
     #[test]
