@@ -88,9 +88,9 @@ enum Postings {
 }
 
 /// Document frequencies over the documents added so far.
-struct InMemoryCorpus<'a> {
-    document_count: u64,
-    document_frequencies: &'a FxHashMap<u64, u64>,
+pub(crate) struct InMemoryCorpus<'a> {
+    pub(crate) document_count: u64,
+    pub(crate) document_frequencies: &'a FxHashMap<u64, u64>,
 }
 
 impl CorpusStats for InMemoryCorpus<'_> {

@@ -729,24 +729,6 @@ mod tests {
         assert!(table.slots.len() >= 2 * hashes.len());
     }
 
-    /// Frequencies by hash, as a batch counts them.
-    struct ByHash(std::collections::HashMap<u64, u64>);
-
-    impl CorpusStats for ByHash {
-        fn document_count(&self) -> u64 {
-            10
-        }
-        fn document_frequency(&self, term: &str) -> u64 {
-            self.document_frequency_by_hash(term, term_hash(term))
-        }
-        fn document_frequency_by_hash(&self, _term: &str, hash: u64) -> u64 {
-            self.0.get(&hash).copied().unwrap_or(0)
-        }
-        fn counts_by_hash_alone(&self) -> bool {
-            true
-        }
-    }
-
     #[test]
     fn analyses_keeping_only_hashed_terms_score_as_whole_ones() {
         let engine = Engine::default();
@@ -757,13 +739,17 @@ mod tests {
             "Đề nghị bố trí kinh phí số hoá tài liệu lưu trữ của các xã cũ.",
         ];
         let whole: Vec<Analysis> = texts.iter().map(|text| engine.analyze(text)).collect();
-        let mut frequencies = std::collections::HashMap::new();
+        let mut frequencies = FxHashMap::default();
         for analysis in &whole {
             for hash in analysis.term_hashes() {
                 *frequencies.entry(hash).or_insert(0) += 1;
             }
         }
-        let corpus = ByHash(frequencies);
+        // Frequencies by hash, as the batch counts them.
+        let corpus = crate::batch::InMemoryCorpus {
+            document_count: 10,
+            document_frequencies: &frequencies,
+        };
         // Fresh analyses, as the batch slims them: their index is built from
         // the terms on the way.
         let slim: Vec<Analysis> = texts
