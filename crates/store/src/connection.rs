@@ -40,6 +40,16 @@ impl Backend {
         }
     }
 
+    /// A subquery of the elements, as text, of the JSON array bound at
+    /// `placeholder`: a list of any length is then one parameter, so the
+    /// statement's text, and its prepared form, stay the same.
+    pub(crate) fn json_array_elements(self, placeholder: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("SELECT value FROM json_each({placeholder})"),
+            Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb))"),
+        }
+    }
+
     fn migrator(self) -> &'static Migrator {
         static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
         static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");

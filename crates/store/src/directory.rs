@@ -190,7 +190,7 @@ impl SqlStore {
         if let Some(after_code) = after_code {
             query.push_condition("code > {}", after_code)?;
         }
-        query.push_order_and_limit("code", limit)?;
+        query.push_order_and_limit("code", limit);
         fetch_localities(&self.pool, query).await
     }
 
@@ -219,7 +219,7 @@ impl SqlStore {
         if let Some(after_id) = after_id {
             query.push_condition("id > {}", after_id)?;
         }
-        query.push_order_and_limit("id", limit)?;
+        query.push_order_and_limit("id", limit);
         fetch_organs(&self.pool, query).await
     }
 

@@ -169,7 +169,7 @@ impl SqlStore {
         if let Some(after_code) = after_code {
             query.push_condition("code > {}", after_code)?;
         }
-        query.push_order_and_limit("code", limit)?;
+        query.push_order_and_limit("code", limit);
         self.fetch_forms(query).await
     }
 

@@ -82,16 +82,14 @@ impl NumberedQuery {
         Ok(self)
     }
 
-    /// Ends a list query: its order and how many rows at most.
-    pub(crate) fn push_order_and_limit(
-        &mut self,
-        order_by: &str,
-        limit: u32,
-    ) -> Result<&mut NumberedQuery, Error> {
+    /// Ends a list query: its order and how many rows at most. The limit
+    /// is written into the statement, not bound: SQLite plans with a bound
+    /// limit's value and so prepares such a statement again every time it is
+    /// bound, even to the same value.
+    pub(crate) fn push_order_and_limit(&mut self, order_by: &str, limit: u32) -> &mut NumberedQuery {
         self.push_sql(" ORDER BY ")
             .push_sql(order_by)
-            .push_sql(" LIMIT ")
-            .push_bind(i64::from(limit))
+            .push_sql(&format!(" LIMIT {limit}"))
     }
 
     /// The SQL and its arguments, for `sqlx::query_with` and friends.
@@ -112,15 +110,14 @@ mod tests {
             .expect("bound")
             .push_condition("form_code IN (SELECT code FROM forms WHERE owner = {})", "x")
             .expect("bound")
-            .push_order_and_limit("id", u32::MAX)
-            .expect("bound");
+            .push_order_and_limit("id", 20);
         let (sql, arguments) = query.into_parts();
         assert_eq!(
             sql.0,
             "SELECT id FROM reports WHERE form_code = $1 AND form_code IN \
-             (SELECT code FROM forms WHERE owner = $2) ORDER BY id LIMIT $3"
+             (SELECT code FROM forms WHERE owner = $2) ORDER BY id LIMIT 20"
         );
-        assert_eq!(arguments.len(), 3);
+        assert_eq!(arguments.len(), 2);
     }
 
     #[test]

@@ -504,7 +504,7 @@ impl SqlStore {
         if let Some(after_id) = after_id {
             query.push_condition("id > {}", after_id)?;
         }
-        query.push_order_and_limit("id", limit)?;
+        query.push_order_and_limit("id", limit);
         self.fetch_reports(query).await
     }
 

@@ -15,6 +15,7 @@ use lienthong_domain::resolution::{
 };
 use lienthong_domain::store::IdempotencyKey;
 use lienthong_domain::{Error, Result};
+use sqlx::AssertSqlSafe;
 use time::Date;
 
 use crate::conversion::{from_storage_micros, from_storage_name, from_storage_number, to_storage_micros};
@@ -153,12 +154,12 @@ pub(crate) async fn rebuild_search_columns(pool: &sqlx::AnyPool) -> Result<()> {
             .begin()
             .await
             .or_database_failure("starting a search rebuild")?;
-        let stale: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, title, summary FROM resolutions WHERE search_layout < $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
+        let stale: Vec<(i64, String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id, title, summary FROM resolutions WHERE search_layout < $1 AND id > $2 \
+             ORDER BY id LIMIT {SEARCH_REBUILD_BATCH}"
+        )))
         .bind(SEARCH_LAYOUT)
         .bind(after)
-        .bind(SEARCH_REBUILD_BATCH)
         .fetch_all(&mut *transaction)
         .await
         .or_database_failure("finding resolutions to index for search")?;
@@ -367,7 +368,7 @@ impl ResolutionStore for SqlStore {
         if let Some(after_id) = after_id {
             query.push_condition("id > {}", after_id)?;
         }
-        query.push_order_and_limit("id", limit)?;
+        query.push_order_and_limit("id", limit);
         self.fetch_resolutions(query).await
     }
 }
