@@ -40,13 +40,36 @@ impl Backend {
         }
     }
 
-    /// A subquery of the elements, as text, of the JSON array bound at
-    /// `placeholder`: a list of any length is then one parameter, so the
-    /// statement's text, and its prepared form, stay the same.
+    /// A subquery of the elements, as text in the column `element`, of the
+    /// JSON array bound at `placeholder`: a list of any length is then one
+    /// parameter, so the statement's text, and its prepared form, stay the
+    /// same.
     pub(crate) fn json_array_elements(self, placeholder: &str) -> String {
         match self {
-            Backend::Sqlite => format!("SELECT value FROM json_each({placeholder})"),
-            Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb))"),
+            Backend::Sqlite => format!("SELECT value AS element FROM json_each({placeholder})"),
+            Backend::Postgres => {
+                format!("SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb)) AS element")
+            }
+        }
+    }
+
+    /// An aggregate of `element` over a query's rows, in `order`, into one
+    /// JSON array as text: many rows handed over one by one cost more than
+    /// the query that finds them.
+    pub(crate) fn json_array_aggregate(self, element: &str, order: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_group_array({element} ORDER BY {order})"),
+            Backend::Postgres => format!("CAST(json_agg({element} ORDER BY {order}) AS text)"),
+        }
+    }
+
+    /// A JSON array of the values of `elements`, for
+    /// [`json_array_aggregate`](Self::json_array_aggregate); text values
+    /// become JSON strings.
+    pub(crate) fn json_array(self, elements: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_array({elements})"),
+            Backend::Postgres => format!("json_build_array({elements})"),
         }
     }
 

@@ -249,7 +249,7 @@ async fn load_dedup_context(
     let shared = shared_band_keys(connection, backend, analysis, limits.max_postings_per_band).await?;
     let candidate_ids = rank_candidates(&exact_duplicates, &shared, limits.max_candidates);
 
-    let candidates = read_candidates(connection, &candidate_ids).await?;
+    let candidates = read_candidates(connection, backend, &candidate_ids).await?;
 
     let terms = terms_to_weigh(
         analysis,
@@ -293,27 +293,44 @@ async fn load_dedup_context(
 }
 
 /// The candidates with their analyses and their clusters' canonical ones,
-/// in one statement: each cluster's canonical analysis comes with its
-/// lowest-numbered candidate, unless that candidate is the canonical one. Each stored analysis is parsed once, however many
+/// in one statement and one row: each cluster's canonical analysis comes
+/// with its lowest-numbered candidate, unless that candidate is the
+/// canonical one. Each stored analysis is parsed once, however many
 /// candidates share it: candidates of one cluster share its canonical
 /// member, which is often a candidate too.
-async fn read_candidates(connection: &mut AnyConnection, ids: &[i64]) -> Result<Vec<StoredCandidate>> {
+async fn read_candidates(
+    connection: &mut AnyConnection,
+    backend: Backend,
+    ids: &[i64],
+) -> Result<Vec<StoredCandidate>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = NumberedQuery::new(
-        "SELECT r.id, r.cluster_id, c.representative_id, r.analysis, \
-           CASE WHEN ROW_NUMBER() OVER (PARTITION BY r.cluster_id ORDER BY r.id) = 1 \
-             AND c.representative_id <> r.id THEN canonical.analysis END \
-         FROM recommendations r JOIN clusters c ON c.id = r.cluster_id \
-         LEFT JOIN recommendations canonical ON canonical.id = c.representative_id",
+    let sql = format!(
+        "SELECT {} FROM (\
+           SELECT r.id, r.cluster_id, c.representative_id, r.analysis, \
+             CASE WHEN ROW_NUMBER() OVER (PARTITION BY r.cluster_id ORDER BY r.id) = 1 \
+               AND c.representative_id <> r.id THEN canonical.analysis END AS canonical_analysis \
+           FROM recommendations r JOIN clusters c ON c.id = r.cluster_id \
+           LEFT JOIN recommendations canonical ON canonical.id = c.representative_id \
+           WHERE r.id IN (SELECT CAST(element AS BIGINT) FROM ({}) AS ids)\
+         ) AS candidates",
+        backend.json_array_aggregate(
+            &backend.json_array("id, cluster_id, representative_id, analysis, canonical_analysis"),
+            "cluster_id, id"
+        ),
+        backend.json_array_elements("$1"),
     );
-    query.push_condition_in("r.id IN ({})", ids.iter().copied())?;
-    let (sql, arguments) = query.into_parts();
-    let rows: Vec<(i64, i64, i64, String, Option<String>)> = sqlx::query_as_with(sql, arguments)
-        .fetch_all(&mut *connection)
+    let packed: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(json_array(ids)?)
+        .fetch_one(&mut *connection)
         .await
         .or_database_failure("reading candidate recommendations")?;
+    let rows: Vec<(i64, i64, i64, String, Option<String>)> = match packed {
+        Some(packed) => serde_json::from_str(&packed)
+            .map_err(|_| corrupt_stored_data("candidate recommendations came back malformed"))?,
+        None => Vec::new(),
+    };
     let mut analyses: HashMap<i64, Arc<Analysis>> = HashMap::with_capacity(rows.len());
     for (id, _, canonical, analysis, canonical_analysis) in &rows {
         for (id, analysis) in [(*id, Some(analysis)), (*canonical, canonical_analysis.as_ref())] {
