@@ -10,7 +10,7 @@ use time::{Date, OffsetDateTime};
 
 use super::{Clock, earlier_request, idempotency_key, is_key_race};
 use crate::auth::{Principal, Role};
-use crate::directory::OrganKind;
+use crate::directory::{Organ, OrganKind};
 use crate::error::{Error, ResourceKind, Result, Violations};
 use crate::paging::{Page, PageRequest};
 use crate::recommendation::{
@@ -122,7 +122,9 @@ impl RecommendationService {
             &request.request_id,
             &request,
         )?;
-        self.record(request, None, key).await
+        // The caller's own organ, read with its token.
+        let organ = caller.organ.clone();
+        self.record(request, Some(organ), None, key).await
     }
 
     /// Records a recommendation from an organ's earlier records (a register
@@ -166,24 +168,29 @@ impl RecommendationService {
             by: caller.organ.id.clone(),
             submitted_at,
         };
-        self.record(request, Some(imported), key).await
+        self.record(request, None, Some(imported), key).await
     }
 
-    /// Checks, deduplicates and stores a submission or an import.
+    /// Checks, deduplicates and stores a submission or an import; `organ`
+    /// is the submitting organ when the caller already has it.
     async fn record(
         &self,
         request: SubmitRecommendation,
+        organ: Option<Organ>,
         imported: Option<Imported>,
         key: IdempotencyKey,
     ) -> Result<RecommendationView> {
         if let Some(resource) = earlier_request(self.store.as_ref(), &key).await? {
             return self.replay(&resource).await;
         }
-        let organ = self
-            .store
-            .get_organ(&request.organ_id)
-            .await?
-            .ok_or_else(|| Error::not_found(ResourceKind::Organ, &request.organ_id))?;
+        let organ = match organ {
+            Some(organ) => organ,
+            None => self
+                .store
+                .get_organ(&request.organ_id)
+                .await?
+                .ok_or_else(|| Error::not_found(ResourceKind::Organ, &request.organ_id))?,
+        };
 
         let mut violations = Violations::new();
         check_recommendation_text(&self.engine, &request.text, &mut violations);
