@@ -238,15 +238,7 @@ async fn load_dedup_context(
     analysis: &Analysis,
     limits: CandidateLimits,
 ) -> Result<DedupContext> {
-    let exact_duplicates: Vec<i64> = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
-        "SELECT id FROM recommendations WHERE exact_key = $1 ORDER BY id LIMIT {}",
-        limits.max_candidates
-    )))
-    .bind(to_storage_hash(analysis.exact_key))
-    .fetch_all(&mut *connection)
-    .await
-    .or_database_failure("looking up exact duplicates")?;
-    let shared = shared_band_keys(connection, backend, analysis, limits.max_postings_per_band).await?;
+    let (exact_duplicates, shared) = find_candidates(connection, backend, analysis, limits).await?;
     let candidate_ids = rank_candidates(&exact_duplicates, &shared, limits.max_candidates);
 
     let candidates = read_candidates(connection, backend, &candidate_ids).await?;
@@ -358,23 +350,61 @@ async fn read_candidates(
         .collect()
 }
 
-/// Recommendations found under the band keys of `analysis`, each once with
-/// the number of keys it is found under, as the batch clusterer counts them:
-/// each key reads at most its oldest `per_band` index entries, however
-/// common it is. The postings come back as one list and are counted here:
-/// a row per posting or a `GROUP BY` with its sorts in the database would
-/// each cost more than the lookups that find them.
-async fn shared_band_keys(
+/// In one statement, the exact duplicates of `analysis` (oldest first, as
+/// many as could be candidates) and the recommendations found under its
+/// band keys, each once with the number of keys it is found under, as the
+/// batch clusterer counts them: each key reads at most its oldest
+/// `max_postings_per_band` index entries, however common it is. Both come
+/// back as lists of ids in one row and the postings are counted here: a row
+/// per posting or a `GROUP BY` with its sorts in the database would each
+/// cost more than the lookups that find them.
+async fn find_candidates(
     connection: &mut AnyConnection,
     backend: Backend,
     analysis: &Analysis,
-    per_band: usize,
-) -> Result<Vec<(i64, u64)>> {
+    limits: CandidateLimits,
+) -> Result<(Vec<i64>, Vec<(i64, u64)>)> {
+    let mut query = NumberedQuery::new(
+        "SELECT (SELECT string_agg(CAST(id AS TEXT), ',') FROM \
+           (SELECT id FROM recommendations WHERE exact_key = ",
+    );
+    query.push_bind(to_storage_hash(analysis.exact_key))?;
+    query.push_sql(&format!(
+        " ORDER BY id LIMIT {}) AS exact), ",
+        limits.max_candidates
+    ));
     let band_keys = analysis.distinct_band_keys();
+    let per_band = limits.max_postings_per_band;
     if band_keys.is_empty() || per_band == 0 {
-        return Ok(Vec::new());
+        query.push_sql("CAST(NULL AS TEXT)");
+    } else {
+        query.push_sql("(SELECT string_agg(CAST(recommendation_id AS TEXT), ',') FROM (");
+        push_postings(&mut query, backend, &band_keys, per_band)?;
+        query.push_sql(") AS postings)");
     }
-    let mut query = NumberedQuery::new("SELECT string_agg(CAST(recommendation_id AS TEXT), ',') FROM (");
+    let (sql, arguments) = query.into_parts();
+    let (exact, postings): (Option<String>, Option<String>) = sqlx::query_as_with(sql, arguments)
+        .fetch_one(&mut *connection)
+        .await
+        .or_database_failure("looking up exact duplicates and LSH band keys")?;
+    let exact = parse_ids(exact.as_deref())?;
+    let mut postings = parse_ids(postings.as_deref())?;
+    postings.sort_unstable();
+    let shared = postings
+        .chunk_by(|left, right| left == right)
+        .filter_map(|run| Some((*run.first()?, u64::try_from(run.len()).ok()?)))
+        .collect();
+    Ok((exact, shared))
+}
+
+/// A query of the recommendation ids among the oldest `per_band` postings
+/// of each of `band_keys`, repeated once per key they are found under.
+fn push_postings(
+    query: &mut NumberedQuery,
+    backend: Backend,
+    band_keys: &[u64],
+    per_band: usize,
+) -> Result<()> {
     match backend {
         // One probe per key of an array: the same rows, found in 0.8 ms
         // rather than the 1.2 ms of a union of 42 branches (100 000 stored).
@@ -386,11 +416,11 @@ async fn shared_band_keys(
                 .collect();
             query.push_sql("SELECT p.recommendation_id FROM unnest(CAST(CAST(");
             query.push_bind(format!("{{{}}}", keys.join(",")))?;
-            query.push_sql(
+            query.push_sql(&format!(
                 " AS text) AS bigint[])) AS k (band_key) CROSS JOIN LATERAL (SELECT recommendation_id \
-                 FROM recommendation_bands b WHERE b.band_key = k.band_key ORDER BY recommendation_id LIMIT ",
-            );
-            query.push_sql(&format!("{per_band}) AS p"));
+                 FROM recommendation_bands b WHERE b.band_key = k.band_key ORDER BY recommendation_id \
+                 LIMIT {per_band}) AS p"
+            ));
         }
         Backend::Sqlite => {
             for (index, key) in band_keys.iter().enumerate() {
@@ -408,27 +438,20 @@ async fn shared_band_keys(
             }
         }
     }
-    query.push_sql(") AS postings");
-    let (sql, arguments) = query.into_parts();
-    let packed: Option<String> = sqlx::query_scalar_with(sql, arguments)
-        .fetch_one(&mut *connection)
-        .await
-        .or_database_failure("looking up LSH band keys")?;
-    let mut postings = packed
-        .as_deref()
+    Ok(())
+}
+
+/// Recommendation ids written as one comma-separated list.
+fn parse_ids(packed: Option<&str>) -> Result<Vec<i64>> {
+    packed
         .unwrap_or_default()
         .split(',')
         .filter(|id| !id.is_empty())
         .map(|id| {
             id.parse::<i64>()
-                .map_err(|_| corrupt_stored_data("a band index entry names no recommendation"))
+                .map_err(|_| corrupt_stored_data("a list of recommendation ids holds something else"))
         })
-        .collect::<Result<Vec<i64>>>()?;
-    postings.sort_unstable();
-    Ok(postings
-        .chunk_by(|left, right| left == right)
-        .filter_map(|run| Some((*run.first()?, u64::try_from(run.len()).ok()?)))
-        .collect())
+        .collect()
 }
 
 /// Indexes a recommendation under the LSH band keys of its analysis.
