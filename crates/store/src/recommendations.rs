@@ -260,7 +260,7 @@ async fn load_dedup_context(
         backend.json_array_elements("$1")
     );
     let (document_count, packed): (i64, Option<String>) = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(json_array(&terms)?)
+        .bind(json_parameter(&terms)?)
         .fetch_one(&mut *connection)
         .await
         .or_database_failure("reading document frequencies")?;
@@ -314,7 +314,7 @@ async fn read_candidates(
         backend.json_array_elements("$1"),
     );
     let packed: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(json_array(ids)?)
+        .bind(json_parameter(ids)?)
         .fetch_one(&mut *connection)
         .await
         .or_database_failure("reading candidate recommendations")?;
@@ -637,7 +637,7 @@ async fn change_document_frequencies(
         "INSERT INTO dedup_terms (term, document_count) {changed_terms} \
          ON CONFLICT (term) DO UPDATE SET document_count = dedup_terms.document_count + excluded.document_count"
     )))
-    .bind(json_array(changes)?)
+    .bind(json_parameter(changes)?)
     .execute(&mut *connection)
     .await
     .or_database_failure("counting document frequencies")?;
@@ -646,7 +646,7 @@ async fn change_document_frequencies(
 
 /// `values` as a JSON array, to bind a list of any length as one parameter
 /// (see [`Backend::json_array_elements`]).
-fn json_array<T: serde::Serialize>(values: &[T]) -> Result<String> {
+fn json_parameter<T: serde::Serialize>(values: &[T]) -> Result<String> {
     serde_json::to_string(values).map_err(Error::internal)
 }
 
