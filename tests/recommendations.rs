@@ -604,6 +604,39 @@ fn import(organ: &str, text: &str, seconds_ago: i64, request_id: &str) -> proto:
     }
 }
 
+/// Behind a load balancer a retry may reach a server whose clock lags the
+/// first one's, where the request would now fail its checks: it is still
+/// the same request, and gets the same answer.
+#[tokio::test]
+async fn a_retry_is_replayed_even_where_its_checks_would_now_fail() {
+    let now = time::OffsetDateTime::now_utc();
+    let clock = ManualClock::at(now);
+    let server = TestServer::start_with_clock(clock.clock()).await;
+    let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
+    let line = import(BA_DINH_COMMITTEE, IT_STAFF, 1, "lagging-clock");
+    let first = admin
+        .import_recommendation(line.clone())
+        .await
+        .expect("imported")
+        .into_inner();
+
+    clock.set(now - time::Duration::hours(1));
+    let again = admin
+        .import_recommendation(line.clone())
+        .await
+        .expect("replayed")
+        .into_inner();
+    assert_eq!(again, first);
+    let status = admin
+        .import_recommendation(proto::ImportRecommendationRequest {
+            request_id: "lagging-clock-new".to_owned(),
+            ..line
+        })
+        .await
+        .expect_err("a new request is checked");
+    assert_eq!(field_violations(&status)[0].0, "submit_time");
+}
+
 #[tokio::test]
 async fn an_administrator_imports_earlier_recommendations_with_their_original_times() {
     const DAY: i64 = 86_400;

@@ -128,6 +128,14 @@ pub struct RecommendationStanding {
     pub answer: Option<ClusterAnswer>,
 }
 
+/// A recommendation as recorded, with where it and the recommendations it
+/// names (its match or its suggestions) stood when it was decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRecommendation {
+    pub recommendation: Recommendation,
+    pub standings: Vec<RecommendationStanding>,
+}
+
 /// A possible duplicate offered for an officer to confirm.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
@@ -412,14 +420,15 @@ pub trait RecommendationStore: Send + Sync {
     /// Records a recommendation with its dedup decision, atomically: finds
     /// candidates by the analysis' band and exact keys, reads the corpus
     /// statistics, runs `decide`, and applies the outcome, while holding
-    /// the database-wide recommendation lock.
+    /// the database-wide recommendation lock. `AlreadyExists` of kind
+    /// `IdempotencyKey`, with nothing recorded, when `key` already is.
     async fn record_recommendation(
         &self,
         new: &NewRecommendation,
         decide: DecideFn<'_>,
         limits: CandidateLimits,
         key: &IdempotencyKey,
-    ) -> Result<Recommendation>;
+    ) -> Result<RecordedRecommendation>;
     /// Candidates for a text without recording anything.
     async fn dedup_context(&self, analysis: &Analysis, limits: CandidateLimits) -> Result<DedupContext>;
     async fn get_recommendation(&self, id: i64) -> Result<Option<Recommendation>>;

@@ -15,17 +15,17 @@ use lienthong_domain::recommendation::{
     AnalyzeFn, Cluster, ClusterAction, ClusterAnswer, ClusterDecision, ClusterExpectation, ClusterFilter,
     ClusterRanking, ClusterStatus, CorpusSnapshot, DecideFn, DedupContext, DedupOutcome, NewRecommendation,
     OutcomeCount, RankedCluster, Recommendation, RecommendationEvent, RecommendationStanding,
-    RecommendationStore, RecordedDecision, StoredCandidate, Suggestion,
+    RecommendationStore, RecordedDecision, RecordedRecommendation, StoredCandidate, Suggestion,
 };
 use lienthong_domain::store::IdempotencyKey;
 use lienthong_domain::{Error, Result};
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor};
 use time::OffsetDateTime;
 
 use crate::connection::Backend;
 use crate::conversion::{from_storage_micros, from_storage_name, to_storage_micros};
 use crate::error::{DatabaseResultExt as _, corrupt_stored_data};
-use crate::idempotency::{record_idempotency_key, set_idempotency_resource};
+use crate::idempotency::record_idempotency_key;
 use crate::numbered_query::NumberedQuery;
 use crate::sql_store::{SqlStore, commit};
 
@@ -36,9 +36,6 @@ const DEDUP_LOCK_KEY: i64 = 0x006c_7472_6563;
 /// Recommendations re-analysed per transaction of a reindex: each holds
 /// the recommendation lock for a moment, not for the whole run.
 const REINDEX_BATCH: i64 = 500;
-
-/// The resource an idempotency key names until the new id is known.
-const RESOURCE_NOT_YET_KNOWN: &str = "";
 
 const RECOMMENDATION_SELECT: &str = "SELECT id, organ_id, bloc, locality_code, text, topic, addressee, source, \
      cluster_id, outcome, matched_recommendation_id, matched_cluster_id, match_score, submitted_at, imported_by \
@@ -170,6 +167,29 @@ impl StandingRow {
             )?,
         })
     }
+}
+
+/// Where each of `ids` stands, in one statement; unknown ids are left out.
+async fn read_standings<'connection>(
+    executor: impl Executor<'connection, Database = Any>,
+    ids: &[i64],
+) -> Result<Vec<RecommendationStanding>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = NumberedQuery::new(
+        "SELECT r.id, r.text, r.cluster_id, c.status, c.answer_text, c.answer_organ, c.answer_document, \
+         c.answer_document_date, c.answered_at FROM recommendations r JOIN clusters c ON c.id = r.cluster_id",
+    );
+    query.push_condition_in("r.id IN ({})", ids.iter().copied())?;
+    let (sql, arguments) = query.into_parts();
+    sqlx::query_as_with::<_, StandingRow, _>(sql, arguments)
+        .fetch_all(executor)
+        .await
+        .or_database_failure("reading where recommendations stand")?
+        .into_iter()
+        .map(StandingRow::into_standing)
+        .collect()
 }
 
 /// The answer of a cluster from its answer columns, if it has one.
@@ -541,7 +561,9 @@ async fn refresh_cluster_counts(connection: &mut AnyConnection, cluster_id: i64,
 /// Counts a new member into its cluster without reading the others: a
 /// cluster of a thousand members would otherwise be recounted on every
 /// submission. A locality or bloc counts as new when no other member has it
-/// (indexed lookups). Moves and merges recount with [`refresh_cluster_counts`].
+/// (indexed lookups). A cluster just opened (representative 0) takes its
+/// first member as representative in the same statement. Moves and merges
+/// recount with [`refresh_cluster_counts`].
 async fn count_new_member(
     connection: &mut AnyConnection,
     cluster_id: i64,
@@ -550,6 +572,7 @@ async fn count_new_member(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE clusters SET \
+           representative_id = CASE WHEN representative_id = 0 THEN $2 ELSE representative_id END, \
            member_count = member_count + 1, \
            distinct_localities = distinct_localities + CASE WHEN EXISTS (SELECT 1 FROM recommendations \
              WHERE cluster_id = $1 AND locality_code = $3 AND id <> $2) THEN 0 ELSE 1 END, \
@@ -868,29 +891,36 @@ impl RecommendationStore for SqlStore {
         decide: DecideFn<'_>,
         limits: CandidateLimits,
         key: &IdempotencyKey,
-    ) -> Result<Recommendation> {
+    ) -> Result<RecordedRecommendation> {
         let submitted_at = to_storage_micros(new.submitted_at)?;
         let received_at = to_storage_micros(new.received_at)?;
         let mut transaction = self.begin_dedup_write().await?;
-        record_idempotency_key(&mut transaction, key, RESOURCE_NOT_YET_KNOWN, received_at).await?;
         let context = load_dedup_context(&mut transaction, self.backend, &new.analysis, limits).await?;
         let decision = decide(&context);
 
+        // Where the recommendations the decision names stand, read under
+        // the lock so the outcome and the answer it reports agree.
+        let named: Vec<i64> = match &decision {
+            Decision::Link(best) => vec![best.recommendation_id],
+            Decision::Review(ranked) => ranked.iter().map(|scored| scored.recommendation_id).collect(),
+            Decision::New => Vec::new(),
+        };
+        let mut standings = read_standings(&mut *transaction, &named).await?;
+
         let (cluster_id, outcome, matched, suggestions) = match decision {
             Decision::Link(best) => {
-                let (status, answered_at): (String, Option<i64>) =
-                    sqlx::query_as("SELECT status, answered_at FROM clusters WHERE id = $1")
-                        .bind(best.cluster_id)
-                        .fetch_one(&mut *transaction)
-                        .await
-                        .or_database_failure("reading the matched cluster")?;
+                let cluster = standings
+                    .iter()
+                    .find(|standing| standing.recommendation_id == best.recommendation_id)
+                    .ok_or_else(|| corrupt_stored_data("a matched candidate has no cluster"))?;
                 // An imported recommendation older than the answer was not
                 // answered on arrival; it joins, and the answer reaches it
                 // as a member. A live one is answered by whatever answer is
                 // there when it is recorded.
-                let answered_by_then = new.imported_by.is_none()
-                    || answered_at.is_some_and(|answered_at| answered_at <= submitted_at);
-                let outcome = if status == ClusterStatus::Answered.as_str() && answered_by_then {
+                let answered_on_arrival = cluster.answer.as_ref().is_some_and(|answer| {
+                    new.imported_by.is_none() || answer.answered_at <= new.submitted_at
+                });
+                let outcome = if cluster.cluster_status == ClusterStatus::Answered && answered_on_arrival {
                     DedupOutcome::AlreadyAnswered
                 } else {
                     DedupOutcome::JoinedCluster
@@ -962,14 +992,6 @@ impl RecommendationStore for SqlStore {
         .await
         .or_database_failure("recording a recommendation")?;
 
-        if outcome == DedupOutcome::NewCluster || outcome == DedupOutcome::NeedsReview {
-            sqlx::query("UPDATE clusters SET representative_id = $1 WHERE id = $2")
-                .bind(recommendation_id)
-                .bind(cluster_id)
-                .execute(&mut *transaction)
-                .await
-                .or_database_failure("naming a cluster's representative")?;
-        }
         count_new_member(&mut transaction, cluster_id, recommendation_id, new).await?;
 
         insert_band_keys(&mut transaction, recommendation_id, &new.analysis).await?;
@@ -980,16 +1002,37 @@ impl RecommendationStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .or_database_failure("counting the corpus")?;
-        set_idempotency_resource(
+        // Last, with the resource known: decisions are serialised by the
+        // lock, so nothing else in this transaction can conflict first, and
+        // a retry that lost the race fails here and is replayed.
+        record_idempotency_key(
             &mut transaction,
             key,
             &format!("recommendations/{recommendation_id}"),
+            received_at,
         )
         .await?;
         commit(transaction).await?;
 
+        // A new cluster is the recommendation's own, open and unanswered; a
+        // joined one stands as its matched member's does.
+        let own_cluster = match &matched {
+            Some(matched) => standings
+                .iter()
+                .find(|standing| standing.recommendation_id == matched.recommendation_id)
+                .map(|standing| (standing.cluster_status, standing.answer.clone())),
+            None => None,
+        };
+        let (cluster_status, answer) = own_cluster.unwrap_or((ClusterStatus::Open, None));
+        standings.push(RecommendationStanding {
+            recommendation_id,
+            text: new.text.clone(),
+            cluster_id,
+            cluster_status,
+            answer,
+        });
         // As a read would return it: the time at storage precision.
-        Ok(Recommendation {
+        let recommendation = Recommendation {
             id: recommendation_id,
             organ_id: new.organ_id.clone(),
             bloc: new.bloc,
@@ -1004,6 +1047,10 @@ impl RecommendationStore for SqlStore {
             imported_by: new.imported_by.clone(),
             matched,
             pending_suggestions: suggestions,
+        };
+        Ok(RecordedRecommendation {
+            recommendation,
+            standings,
         })
     }
 
@@ -1072,22 +1119,7 @@ impl RecommendationStore for SqlStore {
     }
 
     async fn recommendation_standings(&self, ids: &[i64]) -> Result<Vec<RecommendationStanding>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = NumberedQuery::new(
-            "SELECT r.id, r.text, r.cluster_id, c.status, c.answer_text, c.answer_organ, c.answer_document, \
-             c.answer_document_date, c.answered_at FROM recommendations r JOIN clusters c ON c.id = r.cluster_id",
-        );
-        query.push_condition_in("r.id IN ({})", ids.iter().copied())?;
-        let (sql, arguments) = query.into_parts();
-        sqlx::query_as_with::<_, StandingRow, _>(sql, arguments)
-            .fetch_all(&self.pool)
-            .await
-            .or_database_failure("reading where recommendations stand")?
-            .into_iter()
-            .map(StandingRow::into_standing)
-            .collect()
+        read_standings(&self.pool, ids).await
     }
 
     async fn cluster_members(&self, cluster_id: i64) -> Result<Vec<Recommendation>> {

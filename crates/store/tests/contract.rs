@@ -2169,6 +2169,7 @@ mod recommendation_fixtures {
     use lienthong_domain::directory::Bloc;
     use lienthong_domain::recommendation::{
         ClusterAnswer, ClusterExpectation, ClusterStatus, DedupContext, NewRecommendation, Recommendation,
+        RecordedRecommendation,
     };
     use lienthong_domain::store::{IdempotencyKey, Store};
     use time::macros::date;
@@ -2258,7 +2259,9 @@ mod recommendation_fixtures {
         }
     }
 
-    /// Records `new` with the given decision, keyed by `request_id`.
+    /// Records `new` with the given decision, keyed by `request_id`, and
+    /// checks that where it and the recommendations it names stand, as
+    /// recording returns it, is what a read returns.
     pub async fn record(
         store: &dyn Store,
         new: &NewRecommendation,
@@ -2266,10 +2269,32 @@ mod recommendation_fixtures {
         request_id: &str,
     ) -> Recommendation {
         let decide = move |_: &DedupContext| decision.clone();
-        store
+        let RecordedRecommendation {
+            recommendation,
+            mut standings,
+        } = store
             .record_recommendation(new, &decide, limits(), &submission_key(&new.organ_id, request_id))
             .await
-            .expect("recorded")
+            .expect("recorded");
+        let named: Vec<i64> = std::iter::once(recommendation.id)
+            .chain(
+                recommendation
+                    .matched
+                    .iter()
+                    .map(|matched| matched.recommendation_id),
+            )
+            .chain(
+                recommendation
+                    .pending_suggestions
+                    .iter()
+                    .map(|suggestion| suggestion.recommendation_id),
+            )
+            .collect();
+        let mut read = store.recommendation_standings(&named).await.expect("standings");
+        standings.sort_by_key(|standing| standing.recommendation_id);
+        read.sort_by_key(|standing| standing.recommendation_id);
+        assert_eq!(standings, read, "standings as recorded");
+        recommendation
     }
 
     pub fn link(to: &Recommendation, score: f64) -> Decision {
@@ -4096,6 +4121,7 @@ async fn concurrent_submissions_of_one_text_end_in_one_cluster() {
                     &submission_key(sender.organ, &format!("race-{index}")),
                 )
                 .await
+                .map(|recorded| recorded.recommendation)
         }
     }))
     .await;

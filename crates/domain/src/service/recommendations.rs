@@ -16,7 +16,8 @@ use crate::paging::{Page, PageRequest};
 use crate::recommendation::{
     CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus,
     DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStanding,
-    RecommendationStore, RecordedDecision, Suggestion, TOPIC_LABEL_RULE, is_topic_label,
+    RecommendationStore, RecordedDecision, RecordedRecommendation, Suggestion, TOPIC_LABEL_RULE,
+    is_topic_label,
 };
 use crate::store::{IdempotencyKey, Store};
 use crate::text::{check_free_text, control_character_problem};
@@ -180,9 +181,55 @@ impl RecommendationService {
         imported: Option<Imported>,
         key: IdempotencyKey,
     ) -> Result<RecommendationView> {
-        if let Some(resource) = earlier_request(self.store.as_ref(), &key).await? {
-            return self.replay(&resource).await;
+        // The key is looked up only when it matters: a retry fails on it in
+        // the store, or here if it no longer passes the checks, and is
+        // replayed; a first submission pays no lookup.
+        let new = match self.checked(request, organ, imported).await {
+            Ok(new) => new,
+            Err(error) => {
+                return match earlier_request(self.store.as_ref(), &key).await? {
+                    Some(resource) => self.replay(&resource).await,
+                    None => Err(error),
+                };
+            }
+        };
+        let engine = self.engine.clone();
+        let new_analysis = new.analysis.clone();
+        let decide = move |context: &DedupContext| decide_with(&engine, &new_analysis, context);
+        let limits = self.engine.config().candidate_limits();
+        match self
+            .recommendations()
+            .record_recommendation(&new, &decide, limits, &key)
+            .await
+        {
+            Ok(RecordedRecommendation {
+                recommendation,
+                standings,
+            }) => {
+                tracing::info!(
+                    recommendation_id = recommendation.id,
+                    cluster_id = recommendation.cluster_id,
+                    outcome = recommendation.outcome.as_str(),
+                    organ = %recommendation.organ_id,
+                    "recommendation recorded"
+                );
+                compose_view(recommendation, &by_recommendation(standings))
+            }
+            Err(error) if is_key_race(&error) => match earlier_request(self.store.as_ref(), &key).await? {
+                Some(resource) => self.replay(&resource).await,
+                None => Err(Error::internal("idempotency key conflict without a stored key")),
+            },
+            Err(error) => Err(error),
         }
+    }
+
+    /// The recommendation to record, once the request passes every check.
+    async fn checked(
+        &self,
+        request: SubmitRecommendation,
+        organ: Option<Organ>,
+        imported: Option<Imported>,
+    ) -> Result<NewRecommendation> {
         let organ = match organ {
             Some(organ) => organ,
             None => self
@@ -191,7 +238,6 @@ impl RecommendationService {
                 .await?
                 .ok_or_else(|| Error::not_found(ResourceKind::Organ, &request.organ_id))?,
         };
-
         let mut violations = Violations::new();
         check_recommendation_text(&self.engine, &request.text, &mut violations);
         let topic = optional_label(&request.topic, "topic", &mut violations);
@@ -208,46 +254,21 @@ impl RecommendationService {
         violations.into_result()?;
 
         let analysis = self.engine.analyze(&request.text);
-        let new = NewRecommendation {
-            organ_id: organ.id.clone(),
+        Ok(NewRecommendation {
+            organ_id: organ.id,
             bloc: organ.bloc,
-            locality_code: organ.locality_code.clone(),
-            text: request.text.clone(),
+            locality_code: organ.locality_code,
+            source: (!request.source.is_empty()).then_some(request.source),
+            text: request.text,
             topic,
-            addressee: request.addressee.clone(),
-            source: (!request.source.is_empty()).then(|| request.source.clone()),
+            addressee: request.addressee,
             submitted_at: imported
                 .as_ref()
                 .map_or(received_at, |imported| imported.submitted_at),
             received_at,
             imported_by: imported.map(|imported| imported.by),
             analysis,
-        };
-        let engine = self.engine.clone();
-        let new_analysis = new.analysis.clone();
-        let decide = move |context: &DedupContext| decide_with(&engine, &new_analysis, context);
-        let limits = self.engine.config().candidate_limits();
-        match self
-            .recommendations()
-            .record_recommendation(&new, &decide, limits, &key)
-            .await
-        {
-            Ok(recorded) => {
-                tracing::info!(
-                    recommendation_id = recorded.id,
-                    cluster_id = recorded.cluster_id,
-                    outcome = recorded.outcome.as_str(),
-                    organ = %recorded.organ_id,
-                    "recommendation recorded"
-                );
-                self.view(recorded).await
-            }
-            Err(error) if is_key_race(&error) => match earlier_request(self.store.as_ref(), &key).await? {
-                Some(resource) => self.replay(&resource).await,
-                None => Err(Error::internal("idempotency key conflict without a stored key")),
-            },
-            Err(error) => Err(error),
-        }
+        })
     }
 
     /// Earlier recommendations like `text`, best first, one per cluster.
@@ -836,20 +857,7 @@ impl RecommendationService {
         let ids: Vec<i64> = std::iter::once(recommendation.id)
             .chain(named.map(|suggestion| suggestion.recommendation_id))
             .collect();
-        let standings = self.standings(&ids).await?;
-        let own = standing_of(&standings, recommendation.id)?;
-        let matched = match &recommendation.matched {
-            Some(matched) => similar(&standings, std::slice::from_ref(matched))?.pop(),
-            None => None,
-        };
-        let suggestions = similar(&standings, &recommendation.pending_suggestions)?;
-        Ok(RecommendationView {
-            cluster_status: own.cluster_status,
-            answer: own.answer.clone(),
-            matched,
-            suggestions,
-            recommendation,
-        })
+        compose_view(recommendation, &self.standings(&ids).await?)
     }
 
     /// Texts and cluster states of scored recommendations, one per cluster.
@@ -862,13 +870,9 @@ impl RecommendationService {
     }
 
     async fn standings(&self, ids: &[i64]) -> Result<HashMap<i64, RecommendationStanding>> {
-        Ok(self
-            .recommendations()
-            .recommendation_standings(ids)
-            .await?
-            .into_iter()
-            .map(|standing| (standing.recommendation_id, standing))
-            .collect())
+        Ok(by_recommendation(
+            self.recommendations().recommendation_standings(ids).await?,
+        ))
     }
 
     async fn recommendation(&self, id: i64) -> Result<Recommendation> {
@@ -903,6 +907,34 @@ fn candidates_of(context: &DedupContext) -> Vec<Candidate<'_>> {
             cluster_canonical: &candidate.cluster_canonical,
         })
         .collect()
+}
+
+fn by_recommendation(standings: Vec<RecommendationStanding>) -> HashMap<i64, RecommendationStanding> {
+    standings
+        .into_iter()
+        .map(|standing| (standing.recommendation_id, standing))
+        .collect()
+}
+
+/// The recommendation as its submitter sees it, from where it and the
+/// recommendations it names stand.
+fn compose_view(
+    recommendation: Recommendation,
+    standings: &HashMap<i64, RecommendationStanding>,
+) -> Result<RecommendationView> {
+    let own = standing_of(standings, recommendation.id)?;
+    let matched = match &recommendation.matched {
+        Some(matched) => similar(standings, std::slice::from_ref(matched))?.pop(),
+        None => None,
+    };
+    let suggestions = similar(standings, &recommendation.pending_suggestions)?;
+    Ok(RecommendationView {
+        cluster_status: own.cluster_status,
+        answer: own.answer.clone(),
+        matched,
+        suggestions,
+        recommendation,
+    })
 }
 
 fn standing_of(standings: &HashMap<i64, RecommendationStanding>, id: i64) -> Result<&RecommendationStanding> {
