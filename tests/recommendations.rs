@@ -785,6 +785,174 @@ async fn an_administrator_imports_earlier_recommendations_with_their_original_ti
     assert_eq!(members, 3, "nothing refused was recorded");
 }
 
+/// An answer from the register, given `seconds_ago` by Home Affairs.
+fn imported_answer(cluster: &str, seconds_ago: i64, request_id: &str) -> proto::ImportClusterAnswerRequest {
+    let answer_time = import(BA_DINH_COMMITTEE, IT_STAFF, seconds_ago, "")
+        .submit_time
+        .expect("a time");
+    let answer_day = time::OffsetDateTime::from_unix_timestamp(answer_time.seconds)
+        .expect("a time")
+        .to_offset(time::macros::offset!(+7))
+        .date();
+    proto::ImportClusterAnswerRequest {
+        cluster: cluster.to_owned(),
+        text: "Đã bổ sung 02 biên chế công chức CNTT.".to_owned(),
+        document: "15/SNV-CCVC".to_owned(),
+        document_date: answer_day.to_string(),
+        answering_organ: HOME_AFFAIRS.to_owned(),
+        answer_time: Some(answer_time),
+        request_id: request_id.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_imports_an_earlier_answer_with_the_time_it_was_given() {
+    const DAY: i64 = 86_400;
+    let server = TestServer::start().await;
+    let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let mut party = client(&server, NGOC_HA_PARTY, Role::Submitter).await;
+
+    // The register: raised ninety days ago, answered sixty days ago.
+    let raised = admin
+        .import_recommendation(import(BA_DINH_COMMITTEE, IT_STAFF, 90 * DAY, "register-1"))
+        .await
+        .expect("imported")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    let request = imported_answer(&raised.cluster, 60 * DAY, "register-answer-1");
+    let answered = admin
+        .import_cluster_answer(request.clone())
+        .await
+        .expect("answer imported")
+        .into_inner()
+        .cluster
+        .expect("cluster");
+    assert_eq!(answered.status(), proto::ClusterStatus::Answered);
+    let answer = answered.answer.clone().expect("answer");
+    assert_eq!(
+        (answer.answering_organ.as_str(), answer.document.as_str()),
+        (HOME_AFFAIRS, "15/SNV-CCVC")
+    );
+    assert_eq!(answer.answer_time, request.answer_time);
+    // The decision log shows who recorded it, and when: now.
+    let detail = department
+        .get_cluster(proto::GetClusterRequest {
+            name: raised.cluster.clone(),
+        })
+        .await
+        .expect("got")
+        .into_inner();
+    let decision = detail.decisions.last().expect("a decision");
+    assert_eq!(decision.kind(), proto::ClusterDecisionKind::Answer);
+    assert_eq!(decision.actor_organ, ADMIN_ORGAN);
+    assert!(decision.decision_time.expect("time").seconds > answer.answer_time.expect("time").seconds);
+
+    // A retry is replayed; the key with another time is refused.
+    let again = admin
+        .import_cluster_answer(request.clone())
+        .await
+        .expect("replayed")
+        .into_inner()
+        .cluster
+        .expect("cluster");
+    assert_eq!(again.answer, answered.answer);
+    let status = admin
+        .import_cluster_answer(imported_answer(&raised.cluster, 59 * DAY, "register-answer-1"))
+        .await
+        .expect_err("key reused");
+    assert_eq!(status.code(), Code::AlreadyExists);
+
+    // Raised again before the answer: it joins. After it: already answered,
+    // as is a submission today.
+    let before = admin
+        .import_recommendation(import(NGOC_HA_PARTY, IT_STAFF_PARTY, 70 * DAY, "register-2"))
+        .await
+        .expect("imported")
+        .into_inner();
+    assert_eq!(before.outcome(), proto::DedupOutcome::JoinedCluster, "{before:?}");
+    let after = admin
+        .import_recommendation(import(GIANG_VO_FRONT, FRONT_IT_STAFF, 50 * DAY, "register-3"))
+        .await
+        .expect("imported")
+        .into_inner();
+    assert_eq!(after.outcome(), proto::DedupOutcome::AlreadyAnswered, "{after:?}");
+    assert_eq!(after.answer.expect("answer").document, "15/SNV-CCVC");
+    let today = party
+        .submit_recommendation(submission(NGOC_HA_PARTY, IT_STAFF_PARTY, "today"))
+        .await
+        .expect("submitted")
+        .into_inner();
+    assert_eq!(today.outcome(), proto::DedupOutcome::AlreadyAnswered, "{today:?}");
+}
+
+#[tokio::test]
+async fn importing_an_answer_is_checked_and_changes_nothing_when_refused() {
+    const DAY: i64 = 86_400;
+    let server = TestServer::start().await;
+    let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
+    let mut department = client(&server, HOME_AFFAIRS, Role::Reviewer).await;
+    let cluster = admin
+        .import_recommendation(import(BA_DINH_COMMITTEE, IT_STAFF, 30 * DAY, "register-1"))
+        .await
+        .expect("imported")
+        .into_inner()
+        .recommendation
+        .expect("recommendation")
+        .cluster;
+    let refused = |request: proto::ImportClusterAnswerRequest| {
+        let mut admin = admin.clone();
+        async move { admin.import_cluster_answer(request).await.expect_err("refused") }
+    };
+
+    // Only an administrator imports an answer, even the department's own.
+    let status = department
+        .import_cluster_answer(imported_answer(&cluster, DAY, "by-department"))
+        .await
+        .expect_err("a reviewer");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = refused(proto::ImportClusterAnswerRequest {
+        answer_time: None,
+        ..imported_answer(&cluster, DAY, "no-time")
+    })
+    .await;
+    assert_eq!(field_violations(&status)[0].0, "answer_time");
+    let status = refused(imported_answer(&cluster, -DAY, "future")).await;
+    assert_eq!(field_violations(&status)[0].0, "answer_time");
+    let status = refused(imported_answer(&cluster, 31 * DAY, "before-raised")).await;
+    assert_eq!(field_violations(&status)[0].0, "answer_time");
+    let status = refused(proto::ImportClusterAnswerRequest {
+        document_date: "2099-01-01".to_owned(),
+        ..imported_answer(&cluster, DAY, "late-document")
+    })
+    .await;
+    assert_eq!(field_violations(&status)[0].0, "document_date");
+    let status = refused(proto::ImportClusterAnswerRequest {
+        answering_organ: "01-nobody".to_owned(),
+        ..imported_answer(&cluster, DAY, "nobody")
+    })
+    .await;
+    assert_eq!(field_violations(&status)[0].0, "answering_organ");
+    let status = refused(imported_answer("clusters/999999", DAY, "no-cluster")).await;
+    assert_eq!(status.code(), Code::NotFound);
+    let unchanged = get_cluster(&mut department, &cluster).await;
+    assert_eq!(unchanged.status(), proto::ClusterStatus::Open);
+    assert_eq!(unchanged.answer, None);
+
+    // An answered cluster takes no second answer.
+    let first = imported_answer(&cluster, 2 * DAY, "answer");
+    admin
+        .clone()
+        .import_cluster_answer(first.clone())
+        .await
+        .expect("answered");
+    let status = refused(imported_answer(&cluster, DAY, "second-answer")).await;
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let kept = get_cluster(&mut department, &cluster).await.answer;
+    assert_eq!(kept.expect("answer").answer_time, first.answer_time);
+}
+
 #[tokio::test]
 async fn merging_clusters_from_two_blocs_moves_every_member_into_the_target() {
     let server = TestServer::start().await;

@@ -3,7 +3,7 @@
 use lienthong_domain::paging::{PageRequest, REPORT_PAGES};
 use lienthong_domain::recommendation::ClusterFilter;
 use lienthong_domain::service::{
-    RecommendationService, RecommendationView, SubmitRecommendation, TokenService,
+    ImportedAnswer, RecommendationService, RecommendationView, SubmitRecommendation, TokenService,
 };
 use tonic::{Request, Response, Status};
 
@@ -320,6 +320,33 @@ impl RecommendationRpc for RecommendationApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(proto::AnswerClusterResponse {
+            cluster: Some(cluster_to_proto(cluster, Vec::new())),
+        }))
+    }
+
+    async fn import_cluster_answer(
+        &self,
+        request: Request<proto::ImportClusterAnswerRequest>,
+    ) -> Result<Response<proto::ImportClusterAnswerResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.get_ref();
+        let cluster_id = id_in_name("cluster", &request.cluster, "clusters").map_err(to_status)?;
+        let answer = ImportedAnswer {
+            text: &request.text,
+            document: &request.document,
+            document_date: &request.document_date,
+            answering_organ: &request.answering_organ,
+            answered_at: request
+                .answer_time
+                .as_ref()
+                .map(|time| from_timestamp("answer_time", time)),
+        };
+        let cluster = self
+            .recommendations
+            .import_answer(&caller, cluster_id, answer, &request.request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ImportClusterAnswerResponse {
             cluster: Some(cluster_to_proto(cluster, Vec::new())),
         }))
     }

@@ -30,8 +30,8 @@ pub use dossier::{
 };
 pub use forms::FormService;
 pub use recommendations::{
-    ClusterDetail, RecommendationService, RecommendationView, SimilarRecommendation, SubmitRecommendation,
-    cluster_name, recommendation_name,
+    ClusterDetail, ImportedAnswer, RecommendationService, RecommendationView, SimilarRecommendation,
+    SubmitRecommendation, cluster_name, recommendation_name,
 };
 pub use reports::{
     AmendReport, Completeness, Obligation, ObligationStatus, ObligationsQuery, ReportService, ReportView,

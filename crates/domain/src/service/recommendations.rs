@@ -13,6 +13,7 @@ use crate::auth::{Principal, Role};
 use crate::directory::{Organ, OrganKind};
 use crate::error::{Error, ResourceKind, Result, Violations};
 use crate::paging::{Page, PageRequest};
+use crate::period::vietnam_date;
 use crate::recommendation::{
     CENTRAL, Cluster, ClusterAction, ClusterAnswer, ClusterExpectation, ClusterFilter, ClusterStatus,
     DedupContext, NewRecommendation, Recommendation, RecommendationEvent, RecommendationStanding,
@@ -438,10 +439,13 @@ impl RecommendationService {
         self.act(
             caller,
             cluster_id,
-            "AssignCluster",
-            request_id,
-            ClusterAction::Assign {
-                department: department.to_owned(),
+            ClusterRequest {
+                operation: "AssignCluster",
+                request_id,
+                action: ClusterAction::Assign {
+                    department: department.to_owned(),
+                },
+                stated_time: None,
             },
             ClusterStatus::is_unanswered,
         )
@@ -458,17 +462,17 @@ impl RecommendationService {
         request_id: &str,
     ) -> Result<Cluster> {
         let mut violations = Violations::new();
-        bounded_text(text, "text", MAX_ANSWER_CHARS, &mut violations);
-        bounded_text(document, "document", MAX_DOCUMENT_CHARS, &mut violations);
-        let date = parse_date(document_date, "document_date", &mut violations);
-        if let Some(date) = date
-            && date > crate::period::vietnam_date((self.clock)())
-        {
-            violations.add(
-                "document_date",
+        let answered_at = (self.clock)();
+        let date = check_answer(
+            text,
+            document,
+            document_date,
+            (
+                vietnam_date(answered_at),
                 "the answering document cannot be dated in the future",
-            );
-        }
+            ),
+            &mut violations,
+        );
         violations.into_result()?;
         let Some(document_date) = date else {
             return Err(Error::internal("a date without violations must have parsed"));
@@ -478,14 +482,92 @@ impl RecommendationService {
             answering_organ: caller.organ.id.clone(),
             document: document.to_owned(),
             document_date,
-            answered_at: (self.clock)(),
+            answered_at,
         };
         self.act(
             caller,
             cluster_id,
-            "AnswerCluster",
-            request_id,
-            ClusterAction::Answer(answer),
+            ClusterRequest {
+                operation: "AnswerCluster",
+                request_id,
+                action: ClusterAction::Answer(answer),
+                stated_time: None,
+            },
+            |status| status.is_unanswered() || status == ClusterStatus::EscalatedToCentral,
+        )
+        .await
+    }
+
+    /// Records an answer from earlier records with the time it was given
+    /// and the organ that gave it. An administrator's act.
+    pub async fn import_answer(
+        &self,
+        caller: &Principal,
+        cluster_id: i64,
+        answer: ImportedAnswer<'_>,
+        request_id: &str,
+    ) -> Result<Cluster> {
+        if !caller.has(Role::Admin) {
+            return Err(Error::PermissionDenied(format!(
+                "{} may not import answers: only an administrator imports earlier records",
+                caller.describe()
+            )));
+        }
+        let cluster = self.cluster(cluster_id).await?;
+        let mut violations = Violations::new();
+        // As sent, which may not have been a time: judged after the caller.
+        let answered_at = answer
+            .answered_at
+            .ok_or_else(|| Error::invalid("answer_time", "required: when the answer was given"))??;
+        if answered_at > (self.clock)() {
+            violations.add("answer_time", "must not be in the future");
+        } else if answered_at < cluster.first_seen {
+            violations.add(
+                "answer_time",
+                format!(
+                    "must not be before the cluster's first recommendation, submitted {}",
+                    cluster.first_seen
+                ),
+            );
+        }
+        let latest_date = vietnam_date(answered_at);
+        let date = check_answer(
+            answer.text,
+            answer.document,
+            answer.document_date,
+            (latest_date, "must not be after the day of answer_time in Vietnam"),
+            &mut violations,
+        );
+        match self.store.get_organ(answer.answering_organ).await? {
+            Some(_) => {}
+            None if answer.answering_organ.is_empty() => {
+                violations.add("answering_organ", "required: the organ that answered");
+            }
+            None => violations.add(
+                "answering_organ",
+                format!("unknown organ {:?}", answer.answering_organ),
+            ),
+        }
+        violations.into_result()?;
+        let Some(document_date) = date else {
+            return Err(Error::internal("a date without violations must have parsed"));
+        };
+        let answer = ClusterAnswer {
+            text: answer.text.to_owned(),
+            answering_organ: answer.answering_organ.to_owned(),
+            document: answer.document.to_owned(),
+            document_date,
+            answered_at,
+        };
+        self.act(
+            caller,
+            cluster_id,
+            ClusterRequest {
+                operation: "ImportClusterAnswer",
+                request_id,
+                action: ClusterAction::Answer(answer),
+                stated_time: Some(answered_at),
+            },
             |status| status.is_unanswered() || status == ClusterStatus::EscalatedToCentral,
         )
         .await
@@ -504,10 +586,13 @@ impl RecommendationService {
         self.act(
             caller,
             cluster_id,
-            "ReopenCluster",
-            request_id,
-            ClusterAction::Reopen {
-                reason: reason.to_owned(),
+            ClusterRequest {
+                operation: "ReopenCluster",
+                request_id,
+                action: ClusterAction::Reopen {
+                    reason: reason.to_owned(),
+                },
+                stated_time: None,
             },
             |status| status == ClusterStatus::Answered,
         )
@@ -527,10 +612,13 @@ impl RecommendationService {
         self.act(
             caller,
             cluster_id,
-            "EscalateCluster",
-            request_id,
-            ClusterAction::Escalate {
-                proposal: proposal.to_owned(),
+            ClusterRequest {
+                operation: "EscalateCluster",
+                request_id,
+                action: ClusterAction::Escalate {
+                    proposal: proposal.to_owned(),
+                },
+                stated_time: None,
             },
             ClusterStatus::is_unanswered,
         )
@@ -774,19 +862,29 @@ impl RecommendationService {
         &self,
         caller: &Principal,
         cluster_id: i64,
-        operation: &str,
-        request_id: &str,
-        action: ClusterAction,
+        request: ClusterRequest<'_>,
         allowed_from: impl Fn(ClusterStatus) -> bool,
     ) -> Result<Cluster> {
-        let cluster = self.cluster(cluster_id).await?;
-        require_officer(caller, &cluster)?;
-        let key = idempotency_key(
-            &caller.organ.id,
+        let ClusterRequest {
             operation,
             request_id,
-            &(cluster_id, action.requested()),
-        )?;
+            action,
+            stated_time,
+        } = request;
+        let cluster = self.cluster(cluster_id).await?;
+        require_officer(caller, &cluster)?;
+        let requested = (cluster_id, action.requested());
+        // A stated time is part of what a retry must repeat; without one the
+        // content is as it always was, so earlier keys still match.
+        let key = match stated_time {
+            None => idempotency_key(&caller.organ.id, operation, request_id, &requested)?,
+            Some(time) => idempotency_key(
+                &caller.organ.id,
+                operation,
+                request_id,
+                &(requested, (time.unix_timestamp_nanos() / 1_000).to_string()),
+            )?,
+        };
         if earlier_request(self.store.as_ref(), &key).await?.is_some() {
             return self.cluster(cluster_id).await;
         }
@@ -1008,6 +1106,47 @@ fn require_members(cluster: &Cluster) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// An answer from earlier records, as sent.
+#[derive(Debug)]
+pub struct ImportedAnswer<'a> {
+    pub text: &'a str,
+    pub document: &'a str,
+    pub document_date: &'a str,
+    pub answering_organ: &'a str,
+    /// As sent, which may not have been a time.
+    pub answered_at: Option<Result<OffsetDateTime>>,
+}
+
+/// Checks an answer's text and document, and its document date against
+/// the latest it may be (with what to say when it is later); the date
+/// when it parsed.
+fn check_answer(
+    text: &str,
+    document: &str,
+    document_date: &str,
+    (latest_date, too_late): (Date, &str),
+    violations: &mut Violations,
+) -> Option<Date> {
+    bounded_text(text, "text", MAX_ANSWER_CHARS, violations);
+    bounded_text(document, "document", MAX_DOCUMENT_CHARS, violations);
+    let date = parse_date(document_date, "document_date", violations);
+    if date.is_some_and(|date| date > latest_date) {
+        violations.add("document_date", too_late);
+    }
+    date
+}
+
+/// An officer's request on a cluster, as [`RecommendationService::act`]
+/// carries it out.
+struct ClusterRequest<'a> {
+    operation: &'static str,
+    request_id: &'a str,
+    action: ClusterAction,
+    /// The time the caller states the action was taken (an imported
+    /// answer's); `None` when the server stamps it.
+    stated_time: Option<OffsetDateTime>,
 }
 
 fn require_officer(caller: &Principal, cluster: &Cluster) -> Result<()> {
