@@ -705,6 +705,99 @@ async fn recommendations_import_keeps_original_times_oldest_first() {
 }
 
 /// A `tthc-monthly` submission with the four required figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
+    let server = TestServer::start().await;
+    let admin = server
+        .token(ADMIN_ORGAN, &[lienthong_domain::auth::Role::Admin])
+        .await;
+    let address = format!("http://{}", server.address);
+    let environment = [
+        ("LIENTHONG_SERVER", address.as_str()),
+        ("LIENTHONG_TOKEN", admin.as_str()),
+    ];
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("register.jsonl");
+    let line = |value: serde_json::Value| value.to_string();
+    let answer = serde_json::json!({"text": "Đã bổ sung 02 biên chế CNTT.", "document": "15/SNV",
+        "document_date": "2025-08-20"});
+    // Raised on 5 August and answered on 20 August; raised again before
+    // and after the answer, and once more with the same answer noted.
+    let lines = [
+        line(serde_json::json!({"id": "a-3", "text": IT_STAFF, "organ": WARD, "submitted_at": "2025-09-01"})),
+        line(
+            serde_json::json!({"id": "a-1", "text": IT_STAFF, "organ": WARD, "submitted_at": "2025-08-05",
+            "answer": answer}),
+        ),
+        line(
+            serde_json::json!({"id": "a-2", "text": IT_STAFF, "organ": OTHER_WARD, "submitted_at": "2025-08-10"}),
+        ),
+        line(
+            serde_json::json!({"id": "a-4", "text": IT_STAFF, "organ": OTHER_WARD, "submitted_at": "2025-09-02",
+            "answer": answer}),
+        ),
+        line(serde_json::json!({"id": "a-5", "text": PREMISES, "organ": WARD, "answer": answer})),
+        line(
+            serde_json::json!({"id": "a-6", "text": PREMISES, "organ": WARD, "submitted_at": "2025-08-01",
+            "answer": {"text": "Đã trả lời.", "document": "1/SNV", "document_date": "2025-07-01",
+                "answered_at": "2025-07-01"}}),
+        ),
+    ];
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let arguments = [
+        "recommendations",
+        "import",
+        path,
+        "--addressee",
+        STAFFING_OWNER,
+        "--quiet",
+    ];
+    let expected = |submitted: u32, replayed: u32| {
+        [
+            format!("6 lines, {submitted} submitted, {replayed} replayed, 2 failed"),
+            "NEW_CLUSTER 1, JOINED_CLUSTER 1, ALREADY_ANSWERED 2, NEEDS_REVIEW 0".to_owned(),
+            "1 recorded, 1 already given".to_owned(),
+            "MalformedLine 2".to_owned(),
+        ]
+    };
+    let output = lienthong(&arguments, &environment);
+    assert!(!output.status.success(), "{output:?}");
+    assert_eq!(summary_lines(&output), expected(4, 0), "{output:?}");
+    let diagnostics = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        diagnostics.contains("line 5 (id \"a-5\"): MalformedLine: an `answer` is imported with the time"),
+        "{diagnostics}"
+    );
+    assert!(
+        diagnostics.contains("line 6 (id \"a-6\"): MalformedLine: the answer's `answered_at` is before"),
+        "{diagnostics}"
+    );
+
+    // The answer stands with the day of its document and its organ.
+    let mut recommendations =
+        proto::recommendation_service_client::RecommendationServiceClient::with_interceptor(
+            server.channel().await,
+            bearer(Some(&admin)),
+        );
+    let cluster = recommendations
+        .list_clusters(proto::ListClustersRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .clusters;
+    assert_eq!(cluster.len(), 1, "{cluster:#?}");
+    assert_eq!(cluster[0].member_count, 4);
+    let given = cluster[0].answer.clone().expect("answered");
+    assert_eq!(given.answering_organ, STAFFING_OWNER);
+    // 2025-08-20 at midnight in Vietnam.
+    assert_eq!(given.answer_time.expect("time").seconds, 1_755_622_800);
+
+    // Loading the register again records nothing new.
+    let again = lienthong(&arguments, &environment);
+    assert_eq!(summary_lines(&again), expected(0, 4), "{again:?}");
+}
+
 fn tthc_figures(
     organ: &str,
     period: &str,

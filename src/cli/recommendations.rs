@@ -49,7 +49,8 @@ pub enum RecommendationsCommand {
     /// Load a JSONL file of historical recommendations through a server.
     /// A line with `submitted_at` is imported with that time
     /// (`ImportRecommendation`, which takes an administrator's token), and
-    /// such lines go oldest first; a line without is submitted now
+    /// such lines go oldest first, each with its `answer` if it has one
+    /// (`ImportClusterAnswer`) right after it; a line without is submitted now
     /// (`SubmitRecommendation`, with the organ's own token). Safe to re-run:
     /// each line's request id comes from its `id`, so lines already
     /// recorded are replayed, not recorded twice.
@@ -63,7 +64,10 @@ pub struct ImportArgs {
     /// JSONL file, one object per line: `id` (string or number, unique in
     /// the file), `text`, and optionally `organ`, `addressee`, `topic`,
     /// `source`, `submitted_at` (RFC 3339, or a date `YYYY-MM-DD` read as
-    /// midnight in Vietnam).
+    /// midnight in Vietnam), and with `submitted_at` an `answer`: `text`,
+    /// `document`, `document_date`, optionally `answering_organ` (the
+    /// addressee by default) and `answered_at` (the start of the document's
+    /// day by default, or the line's own time if later).
     file: PathBuf,
     /// Sending organ of lines without `organ`. A SUBMITTER's token submits
     /// only for its own organ; an ADMIN's imports dated lines for any organ.
@@ -231,6 +235,20 @@ struct ImportLine {
     source: Option<String>,
     #[serde(default)]
     submitted_at: Option<serde_json::Value>,
+    #[serde(default)]
+    answer: Option<AnswerLine>,
+}
+
+/// The answer a register gives for its line.
+#[derive(Debug, Deserialize)]
+struct AnswerLine {
+    text: String,
+    document: String,
+    document_date: String,
+    #[serde(default)]
+    answering_organ: Option<String>,
+    #[serde(default)]
+    answered_at: Option<String>,
 }
 
 /// A line ready to send.
@@ -241,6 +259,9 @@ struct PendingLine {
     request: proto::SubmitRecommendationRequest,
     /// Set: imported with this original time rather than submitted now.
     submitted_at: Option<OffsetDateTime>,
+    /// Only on a line with `submitted_at`; its `cluster` is the line's,
+    /// filled in once the line is recorded.
+    answer: Option<proto::ImportClusterAnswerRequest>,
 }
 
 /// A line that was not recorded, as written to `--errors`.
@@ -372,6 +393,32 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
                 }
             },
         };
+        let addressee = parsed
+            .addressee
+            .or_else(|| arguments.addressee.clone())
+            .unwrap_or_default();
+        let answer = match (parsed.answer, submitted_at) {
+            (None, _) => None,
+            (Some(_), None) => {
+                file.failed.push(refuse(
+                    parsed.id,
+                    MALFORMED_LINE,
+                    "an `answer` is imported with the time it was given, which needs the line's \
+                     `submitted_at` (and no --server-time)"
+                        .to_owned(),
+                ));
+                continue;
+            }
+            (Some(answer), Some(submitted_at)) => {
+                match pending_answer(answer, submitted_at, &addressee, &request_id) {
+                    Ok(answer) => Some(answer),
+                    Err(message) => {
+                        file.failed.push(refuse(parsed.id, MALFORMED_LINE, message));
+                        continue;
+                    }
+                }
+            }
+        };
         first_line_of_id.insert(id_text, line_number);
         file.pending.push(PendingLine {
             line: line_number,
@@ -380,14 +427,12 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
                 organ,
                 text: parsed.text,
                 topic: parsed.topic.unwrap_or_default(),
-                addressee: parsed
-                    .addressee
-                    .or_else(|| arguments.addressee.clone())
-                    .unwrap_or_default(),
+                addressee,
                 source: parsed.source.unwrap_or_default(),
                 request_id,
             },
             submitted_at,
+            answer,
         });
     }
     // The server deduplicates in arrival order, so history goes oldest
@@ -395,6 +440,52 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
     file.pending
         .sort_by_key(|pending| (pending.submitted_at.is_none(), pending.submitted_at));
     Ok(file)
+}
+
+/// A line's answer ready to send once the line is recorded, or why it
+/// cannot be.
+fn pending_answer(
+    answer: AnswerLine,
+    submitted_at: OffsetDateTime,
+    addressee: &str,
+    line_request_id: &str,
+) -> Result<proto::ImportClusterAnswerRequest, String> {
+    let answering_organ = match answer.answering_organ.filter(|organ| !organ.is_empty()) {
+        Some(organ) => organ,
+        None if addressee.is_empty() || addressee == "CENTRAL" => {
+            return Err(
+                "the answer needs `answering_organ`: the line's addressee is not a department".to_owned(),
+            );
+        }
+        None => addressee.to_owned(),
+    };
+    let answered_at = match &answer.answered_at {
+        Some(text) => parse_submission_time(text).ok_or_else(|| {
+            format!("the answer's `answered_at` {text:?} is neither an RFC 3339 time nor a date YYYY-MM-DD")
+        })?,
+        None => parse_submission_time(&answer.document_date)
+            .ok_or_else(|| {
+                format!(
+                    "the answer's `document_date` {:?} is not a date YYYY-MM-DD",
+                    answer.document_date
+                )
+            })?
+            .max(submitted_at),
+    };
+    if answered_at < submitted_at {
+        return Err("the answer's `answered_at` is before the line's `submitted_at`".to_owned());
+    }
+    Ok(proto::ImportClusterAnswerRequest {
+        cluster: String::new(),
+        text: answer.text,
+        document: answer.document,
+        document_date: answer.document_date,
+        answering_organ,
+        answer_time: Some(timestamp(answered_at)),
+        // Keys are scoped by caller and operation, so the line's own
+        // request id names its answer too.
+        request_id: line_request_id.to_owned(),
+    })
 }
 
 /// An RFC 3339 time, or a date alone, taken as the start of that day in
@@ -412,6 +503,9 @@ struct Tally {
     submitted: u64,
     replayed: u64,
     outcomes: HashMap<proto::DedupOutcome, u64>,
+    /// Answers recorded (or replayed), and answers their cluster already had.
+    answers_recorded: u64,
+    answers_already_there: u64,
     failed: Vec<FailedLine>,
 }
 
@@ -449,16 +543,16 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
             }
             let Some(pending) = queue.next() else { break };
             dated_in_flight = pending.submitted_at.is_some();
-            let mut service = service.clone();
+            let service = service.clone();
             in_flight.spawn(async move {
-                let result = submit(&mut service, &pending).await;
+                let result = submit(&service, &pending).await;
                 (pending, result)
             });
         }
         let Some(joined) = in_flight.join_next().await else {
             break;
         };
-        let (pending, result) = joined.context("a submission task failed")?;
+        let (mut pending, result) = joined.context("a submission task failed")?;
         dated_in_flight = false;
         match result {
             Ok(response) => {
@@ -473,6 +567,19 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
                     tally.submitted += 1;
                 }
                 *tally.outcomes.entry(response.outcome()).or_default() += 1;
+                // Right after its line, before any later one: the server
+                // settles an imported line on arrival only by an answer
+                // given at or before its time, so lines between the two
+                // still join.
+                if let (Some(mut answer), Some(recorded)) = (pending.answer.take(), &response.recommendation)
+                {
+                    answer.cluster.clone_from(&recorded.cluster);
+                    if let Err(error) = import_answer(&service, pending, answer, &mut tally).await {
+                        bar.finish_and_clear();
+                        return Err(error);
+                    }
+                    bar.set_message(format!("{} failed", tally.failed.len()));
+                }
             }
             Err(status) if status.code() == Code::Unauthenticated => {
                 // No other line can succeed with this token.
@@ -558,19 +665,33 @@ async fn newest_recommendations(
 /// Sends one line, retrying while the server is unreachable: submitted now,
 /// or imported with its original time.
 async fn submit(
-    service: &mut RecommendationServiceClient<Authorised>,
+    service: &RecommendationServiceClient<Authorised>,
     pending: &PendingLine,
 ) -> Result<proto::SubmitRecommendationResponse, tonic::Status> {
+    retrying(|| {
+        let mut service = service.clone();
+        async move {
+            match pending.submitted_at {
+                None => service.submit_recommendation(pending.request.clone()).await,
+                Some(submitted_at) => service
+                    .import_recommendation(import_request(&pending.request, submitted_at))
+                    .await
+                    .map(|response| response.map(submission_response)),
+            }
+        }
+    })
+    .await
+}
+
+/// What `send` returns, sent again while the server is unreachable; safe
+/// because a retry carries the same request id.
+async fn retrying<T, Sent>(mut send: impl FnMut() -> Sent) -> Result<T, tonic::Status>
+where
+    Sent: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
     let mut attempt = 1;
     loop {
-        let sent = match pending.submitted_at {
-            None => service.submit_recommendation(pending.request.clone()).await,
-            Some(submitted_at) => service
-                .import_recommendation(import_request(&pending.request, submitted_at))
-                .await
-                .map(|response| response.map(submission_response)),
-        };
-        match sent {
+        match send().await {
             Err(status)
                 if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded)
                     && attempt < MAX_ATTEMPTS =>
@@ -581,6 +702,58 @@ async fn submit(
             result => return result.map(tonic::Response::into_inner),
         }
     }
+}
+
+/// Imports a recorded line's answer into the line's cluster. A cluster
+/// already answered with the same document (another line of the register
+/// gave the same answer) counts as answered; any other refusal is the
+/// line's failure.
+async fn import_answer(
+    service: &RecommendationServiceClient<Authorised>,
+    pending: PendingLine,
+    answer: proto::ImportClusterAnswerRequest,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let sent = retrying(|| {
+        let (mut service, request) = (service.clone(), answer.clone());
+        async move { service.import_cluster_answer(request).await }
+    })
+    .await;
+    let status = match sent {
+        Ok(_) => {
+            tally.answers_recorded += 1;
+            return Ok(());
+        }
+        Err(status) if status.code() == Code::Unauthenticated => {
+            eprintln!(
+                "import stopped at the answer of line {}: the server refused the token; \
+                 re-running the import resumes it safely",
+                pending.line
+            );
+            return Err(status.into());
+        }
+        Err(status) => status,
+    };
+    if status.code() == Code::FailedPrecondition {
+        let cluster = retrying(|| {
+            let mut service = service.clone();
+            let request = proto::GetClusterRequest {
+                name: answer.cluster.clone(),
+            };
+            async move { service.get_cluster(request).await }
+        })
+        .await?
+        .cluster;
+        let given = cluster.and_then(|cluster| cluster.answer);
+        if given.is_some_and(|given| given.document == answer.document && given.text == answer.text) {
+            tally.answers_already_there += 1;
+            return Ok(());
+        }
+    }
+    let mut failed = failed_line(pending, &status);
+    failed.message = format!("its answer: {}", failed.message);
+    tally.failed.push(failed);
+    Ok(())
 }
 
 fn import_request(
@@ -671,6 +844,13 @@ fn print_summary(path: &Path, lines: usize, tally: &Tally) -> anyhow::Result<()>
     .map(|(outcome, name)| format!("{name} {}", tally.outcomes.get(&outcome).copied().unwrap_or(0)))
     .collect();
     say!("outcomes: {}", outcomes.join(", "));
+    if tally.answers_recorded + tally.answers_already_there > 0 {
+        say!(
+            "answers: {} recorded, {} already given",
+            tally.answers_recorded,
+            tally.answers_already_there
+        );
+    }
     if !tally.failed.is_empty() {
         let mut codes: Vec<(&str, usize)> = Vec::new();
         for failed in &tally.failed {
