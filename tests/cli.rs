@@ -704,7 +704,6 @@ async fn recommendations_import_keeps_original_times_oldest_first() {
     }
 }
 
-/// A `tthc-monthly` submission with the four required figures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
     let server = TestServer::start().await;
@@ -742,6 +741,11 @@ async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
             "answer": {"text": "Đã trả lời.", "document": "1/SNV", "document_date": "2025-07-01",
                 "answered_at": "2025-07-01"}}),
         ),
+        line(
+            serde_json::json!({"id": "a-7", "text": TRAFFIC_LIGHTS, "organ": WARD, "submitted_at": "2025-08-03",
+            "answer": {"text": "Đã lắp đặt.", "document": "9/SGTVT", "document_date": "2025-08-04",
+                "answering_organ": "01-nobody"}}),
+        ),
     ];
     std::fs::write(&file, lines.join("\n")).expect("write");
     let path = file.to_str().expect("utf-8 path");
@@ -755,15 +759,15 @@ async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
     ];
     let expected = |submitted: u32, replayed: u32| {
         [
-            format!("6 lines, {submitted} submitted, {replayed} replayed, 2 failed"),
-            "NEW_CLUSTER 1, JOINED_CLUSTER 1, ALREADY_ANSWERED 2, NEEDS_REVIEW 0".to_owned(),
-            "1 recorded, 1 already given".to_owned(),
+            format!("7 lines, {submitted} submitted, {replayed} replayed, 2 failed"),
+            "NEW_CLUSTER 2, JOINED_CLUSTER 1, ALREADY_ANSWERED 2, NEEDS_REVIEW 0".to_owned(),
+            "1 recorded, 1 already given, 1 failed".to_owned(),
             "MalformedLine 2".to_owned(),
         ]
     };
     let output = lienthong(&arguments, &environment);
     assert!(!output.status.success(), "{output:?}");
-    assert_eq!(summary_lines(&output), expected(4, 0), "{output:?}");
+    assert_eq!(summary_lines(&output), expected(5, 0), "{output:?}");
     let diagnostics = String::from_utf8_lossy(&output.stderr);
     assert!(
         diagnostics.contains("line 5 (id \"a-5\"): MalformedLine: an `answer` is imported with the time"),
@@ -771,6 +775,12 @@ async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
     );
     assert!(
         diagnostics.contains("line 6 (id \"a-6\"): MalformedLine: the answer's `answered_at` is before"),
+        "{diagnostics}"
+    );
+    // The line is recorded; its answer is refused on its own.
+    assert!(
+        diagnostics.contains("line 7 (id \"a-7\"): InvalidArgument: its answer:")
+            && diagnostics.contains("2 of 7 lines and 1 answers failed"),
         "{diagnostics}"
     );
 
@@ -786,8 +796,9 @@ async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
         .expect("listed")
         .into_inner()
         .clusters;
-    assert_eq!(cluster.len(), 1, "{cluster:#?}");
+    assert_eq!(cluster.len(), 2, "{cluster:#?}");
     assert_eq!(cluster[0].member_count, 4);
+    assert_eq!(cluster[1].answer, None);
     let given = cluster[0].answer.clone().expect("answered");
     assert_eq!(given.answering_organ, STAFFING_OWNER);
     // 2025-08-20 at midnight in Vietnam.
@@ -795,9 +806,10 @@ async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
 
     // Loading the register again records nothing new.
     let again = lienthong(&arguments, &environment);
-    assert_eq!(summary_lines(&again), expected(0, 4), "{again:?}");
+    assert_eq!(summary_lines(&again), expected(0, 5), "{again:?}");
 }
 
+/// A `tthc-monthly` submission with the four required figures.
 fn tthc_figures(
     organ: &str,
     period: &str,

@@ -609,15 +609,26 @@ fn import(organ: &str, text: &str, seconds_ago: i64, request_id: &str) -> proto:
 /// the same request, and gets the same answer.
 #[tokio::test]
 async fn a_retry_is_replayed_even_where_its_checks_would_now_fail() {
-    let now = time::OffsetDateTime::now_utc();
-    let clock = ManualClock::at(now);
+    let clock = ManualClock::at(time::OffsetDateTime::now_utc());
     let server = TestServer::start_with_clock(clock.clock()).await;
     let mut admin = client(&server, ADMIN_ORGAN, Role::Admin).await;
     let line = import(BA_DINH_COMMITTEE, IT_STAFF, 1, "lagging-clock");
+    let now = time::OffsetDateTime::now_utc();
+    clock.set(now);
     let first = admin
         .import_recommendation(line.clone())
         .await
         .expect("imported")
+        .into_inner();
+
+    let cluster = first.recommendation.clone().expect("recommendation").cluster;
+    let answer = imported_answer(&cluster, 0, "lagging-clock-answer");
+    let now = time::OffsetDateTime::now_utc();
+    clock.set(now);
+    let answered = admin
+        .import_cluster_answer(answer.clone())
+        .await
+        .expect("answered")
         .into_inner();
 
     clock.set(now - time::Duration::hours(1));
@@ -626,7 +637,24 @@ async fn a_retry_is_replayed_even_where_its_checks_would_now_fail() {
         .await
         .expect("replayed")
         .into_inner();
-    assert_eq!(again, first);
+    assert_eq!(
+        again.recommendation.map(|again| again.name),
+        first.recommendation.map(|first| first.name)
+    );
+    let answered_again = admin
+        .import_cluster_answer(answer.clone())
+        .await
+        .expect("replayed")
+        .into_inner();
+    assert_eq!(answered_again, answered);
+    let status = admin
+        .import_cluster_answer(proto::ImportClusterAnswerRequest {
+            request_id: "lagging-clock-answer-new".to_owned(),
+            ..answer
+        })
+        .await
+        .expect_err("a new request is checked");
+    assert_eq!(field_violations(&status)[0].0, "answer_time");
     let status = admin
         .import_recommendation(proto::ImportRecommendationRequest {
             request_id: "lagging-clock-new".to_owned(),
@@ -951,6 +979,18 @@ async fn importing_an_answer_is_checked_and_changes_nothing_when_refused() {
     assert_eq!(status.code(), Code::FailedPrecondition);
     let kept = get_cluster(&mut department, &cluster).await.answer;
     assert_eq!(kept.expect("answer").answer_time, first.answer_time);
+    // Nor does one reopened here: the register would settle again what an
+    // officer found unsettled.
+    department
+        .reopen_cluster(proto::ReopenClusterRequest {
+            cluster: cluster.clone(),
+            reason: "Chưa bố trí đủ biên chế.".to_owned(),
+            request_id: "reopen".to_owned(),
+        })
+        .await
+        .expect("reopened");
+    let status = refused(imported_answer(&cluster, DAY, "after-reopening")).await;
+    assert_eq!(status.code(), Code::FailedPrecondition);
 }
 
 #[tokio::test]

@@ -220,7 +220,8 @@ const MALFORMED_LINE: &str = "MalformedLine";
 /// Failure code of a line whose `id` an earlier line already used.
 const DUPLICATE_ID: &str = "DuplicateId";
 
-/// One line of an import file. Other fields are ignored.
+/// One line of an import file. Other fields are ignored; `answer`, once
+/// given, must have its shape.
 #[derive(Debug, Deserialize)]
 struct ImportLine {
     id: serde_json::Value,
@@ -293,6 +294,8 @@ struct ImportFile {
     failed: Vec<FailedLine>,
     /// Lines whose `submitted_at` `--server-time` set aside.
     times_ignored: usize,
+    /// Lines whose `answer` `--server-time` set aside.
+    answers_ignored: usize,
 }
 
 /// Parses every line, so a malformed one is reported with its number and
@@ -379,6 +382,9 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
         if arguments.server_time && parsed.submitted_at.is_some() {
             file.times_ignored += 1;
         }
+        if arguments.server_time && parsed.answer.is_some() {
+            file.answers_ignored += 1;
+        }
         let submitted_at = match parsed.submitted_at.filter(|_| !arguments.server_time) {
             None | Some(serde_json::Value::Null) => None,
             Some(value) => match value.as_str().and_then(parse_submission_time) {
@@ -397,14 +403,14 @@ fn read_import_file(path: &Path, arguments: &ImportArgs) -> anyhow::Result<Impor
             .addressee
             .or_else(|| arguments.addressee.clone())
             .unwrap_or_default();
-        let answer = match (parsed.answer, submitted_at) {
+        let answer = match (parsed.answer.filter(|_| !arguments.server_time), submitted_at) {
             (None, _) => None,
             (Some(_), None) => {
                 file.failed.push(refuse(
                     parsed.id,
                     MALFORMED_LINE,
                     "an `answer` is imported with the time it was given, which needs the line's \
-                     `submitted_at` (and no --server-time)"
+                     `submitted_at`"
                         .to_owned(),
                 ));
                 continue;
@@ -463,13 +469,15 @@ fn pending_answer(
         Some(text) => parse_submission_time(text).ok_or_else(|| {
             format!("the answer's `answered_at` {text:?} is neither an RFC 3339 time nor a date YYYY-MM-DD")
         })?,
-        None => parse_submission_time(&answer.document_date)
-            .ok_or_else(|| {
+        None => Date::parse(&answer.document_date, DATE)
+            .map_err(|_| {
                 format!(
                     "the answer's `document_date` {:?} is not a date YYYY-MM-DD",
                     answer.document_date
                 )
             })?
+            .with_time(Time::MIDNIGHT)
+            .assume_offset(VIETNAM_OFFSET)
             .max(submitted_at),
     };
     if answered_at < submitted_at {
@@ -492,10 +500,14 @@ fn pending_answer(
 /// Vietnam.
 fn parse_submission_time(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
-        let date = Date::parse(text, format_description!("[year]-[month]-[day]")).ok()?;
+        let date = Date::parse(text, DATE).ok()?;
         Some(date.with_time(Time::MIDNIGHT).assume_offset(VIETNAM_OFFSET))
     })
 }
+
+/// A date as the server takes it, `YYYY-MM-DD`.
+const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]");
 
 /// The tally the summary prints.
 #[derive(Debug, Default)]
@@ -507,6 +519,9 @@ struct Tally {
     answers_recorded: u64,
     answers_already_there: u64,
     failed: Vec<FailedLine>,
+    /// Answers refused, each under its line, whose recommendation counts
+    /// as submitted or replayed.
+    answers_failed: Vec<FailedLine>,
 }
 
 async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
@@ -515,6 +530,13 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
         eprintln!(
             "note: --server-time: {} lines are recorded with the time they reach the server, not their submitted_at",
             file.times_ignored
+        );
+    }
+    if file.answers_ignored > 0 {
+        eprintln!(
+            "note: --server-time: the answers of {} lines are set aside; an answer is imported with the time it \
+             was given",
+            file.answers_ignored
         );
     }
     let (channel, bearer) = authorised_channel(&arguments.client).await?;
@@ -612,13 +634,21 @@ async fn import(arguments: &ImportArgs) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    tally.failed.sort_by_key(|failed| failed.line);
     print_summary(&arguments.file, file.lines, &tally)?;
-    report_failures(&tally.failed, arguments.errors.as_deref())?;
-    if !tally.failed.is_empty() {
-        anyhow::bail!("{} of {} lines failed", tally.failed.len(), file.lines);
+    let (lines_failed, answers_failed) = (tally.failed.len(), tally.answers_failed.len());
+    let mut failures = tally.failed;
+    failures.append(&mut tally.answers_failed);
+    failures.sort_by_key(|failed| failed.line);
+    report_failures(&failures, arguments.errors.as_deref())?;
+    match (lines_failed, answers_failed) {
+        (0, 0) => Ok(()),
+        (_, 0) => anyhow::bail!("{lines_failed} of {} lines failed", file.lines),
+        (0, _) => anyhow::bail!("{answers_failed} answers failed"),
+        _ => anyhow::bail!(
+            "{lines_failed} of {} lines and {answers_failed} answers failed",
+            file.lines
+        ),
     }
-    Ok(())
 }
 
 /// For each organ in the file, the id of its newest recommendation before
@@ -735,16 +765,15 @@ async fn import_answer(
         Err(status) => status,
     };
     if status.code() == Code::FailedPrecondition {
-        let cluster = retrying(|| {
+        let read = retrying(|| {
             let mut service = service.clone();
             let request = proto::GetClusterRequest {
                 name: answer.cluster.clone(),
             };
             async move { service.get_cluster(request).await }
         })
-        .await?
-        .cluster;
-        let given = cluster.and_then(|cluster| cluster.answer);
+        .await;
+        let given = read.ok().and_then(|read| read.cluster?.answer);
         if given.is_some_and(|given| given.document == answer.document && given.text == answer.text) {
             tally.answers_already_there += 1;
             return Ok(());
@@ -752,7 +781,7 @@ async fn import_answer(
     }
     let mut failed = failed_line(pending, &status);
     failed.message = format!("its answer: {}", failed.message);
-    tally.failed.push(failed);
+    tally.answers_failed.push(failed);
     Ok(())
 }
 
@@ -844,11 +873,12 @@ fn print_summary(path: &Path, lines: usize, tally: &Tally) -> anyhow::Result<()>
     .map(|(outcome, name)| format!("{name} {}", tally.outcomes.get(&outcome).copied().unwrap_or(0)))
     .collect();
     say!("outcomes: {}", outcomes.join(", "));
-    if tally.answers_recorded + tally.answers_already_there > 0 {
+    if tally.answers_recorded + tally.answers_already_there > 0 || !tally.answers_failed.is_empty() {
         say!(
-            "answers: {} recorded, {} already given",
+            "answers: {} recorded, {} already given, {} failed",
             tally.answers_recorded,
-            tally.answers_already_there
+            tally.answers_already_there,
+            tally.answers_failed.len()
         );
     }
     if !tally.failed.is_empty() {

@@ -2,6 +2,11 @@
 //! its key first in its transaction, so of two concurrent requests with the
 //! same key the second fails on the key (and is replayed by the domain)
 //! rather than on whatever the write itself would have conflicted with.
+//! Recording a recommendation is the exception: its decisions are taken one
+//! at a time under a lock, so nothing else can conflict first, and its key
+//! goes in last, naming the new resource, which saves two round trips on
+//! the busiest write. A retry then does the decision's work before it fails
+//! on the key and is rolled back.
 
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::store::{IdempotencyKey, StoredRequest};
@@ -9,6 +14,10 @@ use lienthong_domain::{Error, Result};
 
 use crate::error::{DatabaseResultExt as _, database_failure, is_unique_violation};
 use crate::sql_store::{SqlStore, WriteTransaction};
+
+/// The resource a key names until the new resource's id is known; never
+/// visible outside the transaction that replaces it.
+pub(crate) const RESOURCE_NOT_YET_KNOWN: &str = "";
 
 #[derive(sqlx::FromRow)]
 struct StoredRequestRow {

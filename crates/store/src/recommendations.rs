@@ -1316,10 +1316,12 @@ impl RecommendationStore for SqlStore {
             ClusterAction::Answer(answer) => (
                 ClusterDecision::Answer,
                 format!("{}: {}", answer.document, answer.text),
+                // Updated now, when the answer is recorded, even if it was
+                // given earlier (an answer from a register).
                 sqlx::query(
                     "UPDATE clusters SET status = $1, answer_text = $2, answer_organ = $3, answer_document = $4, \
-                       answer_document_date = $5, answered_at = $6, updated_at = $6 \
-                     WHERE id = $7 AND status = $8 AND member_count > 0",
+                       answer_document_date = $5, answered_at = $6, updated_at = $7 \
+                     WHERE id = $8 AND status = $9 AND member_count > 0",
                 )
                 .bind(ClusterStatus::Answered.as_str())
                 .bind(&answer.text)
@@ -1327,6 +1329,7 @@ impl RecommendationStore for SqlStore {
                 .bind(&answer.document)
                 .bind(answer.document_date.to_string())
                 .bind(to_storage_micros(answer.answered_at)?)
+                .bind(at)
                 .bind(cluster_id)
                 .bind(expected_status.as_str())
                 .execute(&mut *transaction)

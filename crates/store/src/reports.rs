@@ -18,16 +18,12 @@ use crate::conversion::{
     to_storage_micros,
 };
 use crate::error::{DatabaseResultExt as _, corrupt_stored_data, database_failure, is_unique_violation};
-use crate::idempotency::{record_idempotency_key, set_idempotency_resource};
+use crate::idempotency::{RESOURCE_NOT_YET_KNOWN, record_idempotency_key, set_idempotency_resource};
 use crate::numbered_query::NumberedQuery;
 use crate::sql_store::{SqlStore, WriteTransaction, commit, roll_back};
 
 const REPORT_SELECT: &str = "SELECT id, organ_id, locality_code, form_code, period, status, latest_revision, \
      late, deadline, first_submitted_at, updated_at, reviewer_organ, review_comment, reviewed_at FROM reports";
-
-/// The resource an idempotency key names until the new report's id is known;
-/// never visible outside the transaction that replaces it.
-const RESOURCE_NOT_YET_KNOWN: &str = "";
 
 #[derive(sqlx::FromRow)]
 struct ReportRow {

@@ -20,17 +20,13 @@ use time::Date;
 
 use crate::conversion::{from_storage_micros, from_storage_name, from_storage_number, to_storage_micros};
 use crate::error::{DatabaseResultExt as _, corrupt_stored_data, database_failure, is_unique_violation};
-use crate::idempotency::{record_idempotency_key, set_idempotency_resource};
+use crate::idempotency::{RESOURCE_NOT_YET_KNOWN, record_idempotency_key, set_idempotency_resource};
 use crate::numbered_query::NumberedQuery;
 use crate::sql_store::{SqlStore, WriteTransaction, commit, roll_back};
 
 const RESOLUTION_SELECT: &str = "SELECT id, issuing_organ_id, locality_code, symbol, title, adoption_date, \
      effective_date, topic, summary, budget_vnd, supersedes, superseded_by, status, review_count, filed_at, \
      filed_by_token, updated_at FROM resolutions";
-
-/// The resource an idempotency key names until the new resolution's id is
-/// known; never visible outside the transaction that replaces it.
-const RESOURCE_NOT_YET_KNOWN: &str = "";
 
 /// The character that escapes `%`, `_` and itself in a `LIKE` pattern.
 const LIKE_ESCAPE: char = '\\';

@@ -513,12 +513,43 @@ impl RecommendationService {
                 caller.describe()
             )));
         }
-        let cluster = self.cluster(cluster_id).await?;
-        let mut violations = Violations::new();
         // As sent, which may not have been a time: judged after the caller.
         let answered_at = answer
             .answered_at
             .ok_or_else(|| Error::invalid("answer_time", "required: when the answer was given"))??;
+        let mut violations = Violations::new();
+        let date = check_answer(
+            answer.text,
+            answer.document,
+            answer.document_date,
+            (
+                vietnam_date(answered_at),
+                "must not be after the day of answer_time in Vietnam",
+            ),
+            &mut violations,
+        );
+        violations.into_result()?;
+        let Some(document_date) = date else {
+            return Err(Error::internal("a date without violations must have parsed"));
+        };
+        let request = ClusterRequest {
+            operation: "ImportClusterAnswer",
+            request_id,
+            action: ClusterAction::Answer(ClusterAnswer {
+                text: answer.text.to_owned(),
+                answering_organ: answer.answering_organ.to_owned(),
+                document: answer.document.to_owned(),
+                document_date,
+                answered_at,
+            }),
+            stated_time: Some(answered_at),
+        };
+
+        // Checks against the clock and what is stored, which a retry that
+        // once passed them may fail (a lagging clock, members moved out):
+        // such a retry is replayed.
+        let cluster = self.cluster(cluster_id).await?;
+        let mut violations = Violations::new();
         if answered_at > (self.clock)() {
             violations.add("answer_time", "must not be in the future");
         } else if answered_at < cluster.first_seen {
@@ -530,14 +561,6 @@ impl RecommendationService {
                 ),
             );
         }
-        let latest_date = vietnam_date(answered_at);
-        let date = check_answer(
-            answer.text,
-            answer.document,
-            answer.document_date,
-            (latest_date, "must not be after the day of answer_time in Vietnam"),
-            &mut violations,
-        );
         match self.store.get_organ(answer.answering_organ).await? {
             Some(_) => {}
             None if answer.answering_organ.is_empty() => {
@@ -548,28 +571,21 @@ impl RecommendationService {
                 format!("unknown organ {:?}", answer.answering_organ),
             ),
         }
-        violations.into_result()?;
-        let Some(document_date) = date else {
-            return Err(Error::internal("a date without violations must have parsed"));
-        };
-        let answer = ClusterAnswer {
-            text: answer.text.to_owned(),
-            answering_organ: answer.answering_organ.to_owned(),
-            document: answer.document.to_owned(),
-            document_date,
-            answered_at,
-        };
-        self.act(
-            caller,
-            cluster_id,
-            ClusterRequest {
-                operation: "ImportClusterAnswer",
-                request_id,
-                action: ClusterAction::Answer(answer),
-                stated_time: Some(answered_at),
-            },
-            |status| status.is_unanswered() || status == ClusterStatus::EscalatedToCentral,
-        )
+        if let Err(error) = violations.into_result() {
+            let key = cluster_key(caller, cluster_id, &request)?;
+            return match earlier_request(self.store.as_ref(), &key).await? {
+                Some(_) => self.cluster(cluster_id).await,
+                None => Err(error),
+            };
+        }
+        // Not on a reopened cluster: an answer from the register would settle
+        // again what an officer here found unsettled.
+        self.act(caller, cluster_id, request, |status| {
+            matches!(
+                status,
+                ClusterStatus::Open | ClusterStatus::Assigned | ClusterStatus::EscalatedToCentral
+            )
+        })
         .await
     }
 
@@ -865,26 +881,12 @@ impl RecommendationService {
         request: ClusterRequest<'_>,
         allowed_from: impl Fn(ClusterStatus) -> bool,
     ) -> Result<Cluster> {
-        let ClusterRequest {
-            operation,
-            request_id,
-            action,
-            stated_time,
-        } = request;
         let cluster = self.cluster(cluster_id).await?;
         require_officer(caller, &cluster)?;
-        let requested = (cluster_id, action.requested());
-        // A stated time is part of what a retry must repeat; without one the
-        // content is as it always was, so earlier keys still match.
-        let key = match stated_time {
-            None => idempotency_key(&caller.organ.id, operation, request_id, &requested)?,
-            Some(time) => idempotency_key(
-                &caller.organ.id,
-                operation,
-                request_id,
-                &(requested, (time.unix_timestamp_nanos() / 1_000).to_string()),
-            )?,
-        };
+        let key = cluster_key(caller, cluster_id, &request)?;
+        let ClusterRequest {
+            operation, action, ..
+        } = request;
         if earlier_request(self.store.as_ref(), &key).await?.is_some() {
             return self.cluster(cluster_id).await;
         }
@@ -905,14 +907,16 @@ impl RecommendationService {
             .act_on_cluster(cluster_id, cluster.status, &action, &caller.organ.id, at, &key)
             .await
         {
-            Ok(())
-            | Err(Error::AlreadyExists {
-                kind: ResourceKind::IdempotencyKey,
-                ..
-            }) => {
+            Ok(()) => {
                 tracing::info!(cluster_id, operation, actor = %caller.organ.id, "cluster updated");
                 self.cluster(cluster_id).await
             }
+            // A concurrent request with the key was recorded first: the same
+            // request is replayed, another one refused.
+            Err(error) if is_key_race(&error) => match earlier_request(self.store.as_ref(), &key).await? {
+                Some(_) => self.cluster(cluster_id).await,
+                None => Err(Error::internal("idempotency key conflict without a stored key")),
+            },
             Err(error) => Err(error),
         }
     }
@@ -1147,6 +1151,27 @@ struct ClusterRequest<'a> {
     /// The time the caller states the action was taken (an imported
     /// answer's); `None` when the server stamps it.
     stated_time: Option<OffsetDateTime>,
+}
+
+/// The idempotency key of an officer's request on a cluster.
+fn cluster_key(caller: &Principal, cluster_id: i64, request: &ClusterRequest<'_>) -> Result<IdempotencyKey> {
+    let requested = (cluster_id, request.action.requested());
+    // A stated time is part of what a retry must repeat; without one the
+    // content is as it always was, so earlier keys still match.
+    match request.stated_time {
+        None => idempotency_key(
+            &caller.organ.id,
+            request.operation,
+            request.request_id,
+            &requested,
+        ),
+        Some(time) => idempotency_key(
+            &caller.organ.id,
+            request.operation,
+            request.request_id,
+            &(requested, (time.unix_timestamp_nanos() / 1_000).to_string()),
+        ),
+    }
 }
 
 fn require_officer(caller: &Principal, cluster: &Cluster) -> Result<()> {
