@@ -818,15 +818,7 @@ impl SqlStore {
     /// in ascending order, and a watch that read up to one id never misses
     /// a smaller one committed later.
     async fn begin_dedup_write(&self) -> Result<crate::sql_store::WriteTransaction> {
-        let mut transaction = self.begin_write().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(DEDUP_LOCK_KEY)
-                .execute(&mut *transaction)
-                .await
-                .or_database_failure("taking the recommendation lock")?;
-        }
-        Ok(transaction)
+        self.begin_write_locked(Some(DEDUP_LOCK_KEY)).await
     }
 }
 

@@ -15,7 +15,7 @@ use lienthong_domain::store::{
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
@@ -96,13 +96,29 @@ impl SqlStore {
     }
 
     pub(crate) async fn begin_write(&self) -> Result<WriteTransaction> {
+        self.begin_write_locked(None).await
+    }
+
+    /// A write transaction that on PostgreSQL first takes the advisory
+    /// transaction lock `lock_key`, sent with its `BEGIN` in one round trip.
+    /// SQLite's `BEGIN IMMEDIATE` serialises writes already.
+    pub(crate) async fn begin_write_locked(&self, lock_key: Option<i64>) -> Result<WriteTransaction> {
         let turn = match &self.write_turns {
             Some(turns) => Some(turns.clone().lock_owned().await),
             None => None,
         };
-        let transaction = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+        let transaction = match (self.backend, lock_key) {
+            (Backend::Sqlite, _) => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            (Backend::Postgres, None) => self.pool.begin().await,
+            // A simple query, which may hold two statements; the key is a
+            // number, written as one.
+            (Backend::Postgres, Some(key)) => {
+                self.pool
+                    .begin_with(AssertSqlSafe(format!(
+                        "BEGIN; SELECT pg_advisory_xact_lock({key})"
+                    )))
+                    .await
+            }
         }
         .or_database_failure("starting a transaction")?;
         Ok(WriteTransaction {
@@ -266,7 +282,7 @@ impl Store for SqlStore {
 mod tests {
     use std::time::Duration;
 
-    use crate::connection::{StoreOptions, open};
+    use crate::connection::{Backend, StoreOptions, open};
 
     #[tokio::test]
     async fn sqlite_writers_take_turns_in_arrival_order() {
@@ -298,5 +314,30 @@ mod tests {
         }
         let served: Vec<i32> = std::iter::from_fn(|| order.try_recv().ok()).collect();
         assert_eq!(served, [1, 2, 3]);
+    }
+
+    /// The lock sent with `BEGIN` is held until the transaction ends. Only
+    /// PostgreSQL has such locks; on SQLite there is nothing to check.
+    #[tokio::test]
+    async fn a_locked_write_holds_its_lock_until_it_ends() {
+        const KEY: i64 = 4_242;
+        let database = crate::testing::TestDatabase::fresh().await;
+        let store = open(&database.url, StoreOptions::default())
+            .await
+            .expect("opened");
+        if store.backend != Backend::Postgres {
+            return;
+        }
+        let taken_elsewhere = || async {
+            sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(KEY)
+                .fetch_one(&store.pool)
+                .await
+                .expect("tried")
+        };
+        let transaction = store.begin_write_locked(Some(KEY)).await.expect("begun");
+        assert!(!taken_elsewhere().await, "held by the transaction");
+        super::commit(transaction).await.expect("committed");
+        assert!(taken_elsewhere().await, "released at commit");
     }
 }
