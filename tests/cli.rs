@@ -538,17 +538,24 @@ async fn recommendations_import_resumes_without_duplicates_and_reports_bad_lines
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recommendations_import_keeps_original_times_oldest_first() {
+/// A server, an administrator's token, and the environment that points the
+/// command line at the server with that token.
+async fn server_for_an_administrator() -> (TestServer, String, [(&'static str, String); 2]) {
     let server = TestServer::start().await;
     let admin = server
         .token(ADMIN_ORGAN, &[lienthong_domain::auth::Role::Admin])
         .await;
-    let address = format!("http://{}", server.address);
     let environment = [
-        ("LIENTHONG_SERVER", address.as_str()),
-        ("LIENTHONG_TOKEN", admin.as_str()),
+        ("LIENTHONG_SERVER", format!("http://{}", server.address)),
+        ("LIENTHONG_TOKEN", admin.clone()),
     ];
+    (server, admin, environment)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendations_import_keeps_original_times_oldest_first() {
+    let (server, admin, environment) = server_for_an_administrator().await;
+    let environment = borrowed(&environment);
     let folder = tempfile::tempdir().expect("temp dir");
     let file = folder.path().join("register.jsonl");
     let line = |value: serde_json::Value| value.to_string();
@@ -655,7 +662,7 @@ async fn recommendations_import_keeps_original_times_oldest_first() {
     .expect("write");
     let own_path = own.to_str().expect("utf-8 path");
     let submitter_environment = [
-        ("LIENTHONG_SERVER", address.as_str()),
+        ("LIENTHONG_SERVER", environment[0].1),
         ("LIENTHONG_TOKEN", submitter.as_str()),
     ];
     let arguments = [
@@ -706,15 +713,8 @@ async fn recommendations_import_keeps_original_times_oldest_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recommendations_import_brings_answers_with_the_time_they_were_given() {
-    let server = TestServer::start().await;
-    let admin = server
-        .token(ADMIN_ORGAN, &[lienthong_domain::auth::Role::Admin])
-        .await;
-    let address = format!("http://{}", server.address);
-    let environment = [
-        ("LIENTHONG_SERVER", address.as_str()),
-        ("LIENTHONG_TOKEN", admin.as_str()),
-    ];
+    let (server, admin, environment) = server_for_an_administrator().await;
+    let environment = borrowed(&environment);
     let folder = tempfile::tempdir().expect("temp dir");
     let file = folder.path().join("register.jsonl");
     let line = |value: serde_json::Value| value.to_string();

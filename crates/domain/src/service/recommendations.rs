@@ -461,29 +461,12 @@ impl RecommendationService {
         document_date: &str,
         request_id: &str,
     ) -> Result<Cluster> {
-        let mut violations = Violations::new();
-        let answered_at = (self.clock)();
-        let date = check_answer(
-            text,
-            document,
-            document_date,
-            (
-                vietnam_date(answered_at),
-                "the answering document cannot be dated in the future",
-            ),
-            &mut violations,
-        );
-        violations.into_result()?;
-        let Some(document_date) = date else {
-            return Err(Error::internal("a date without violations must have parsed"));
-        };
-        let answer = ClusterAnswer {
-            text: text.to_owned(),
-            answering_organ: caller.organ.id.clone(),
-            document: document.to_owned(),
-            document_date,
-            answered_at,
-        };
+        let answer = checked_answer(
+            (text, document, document_date),
+            &caller.organ.id,
+            (self.clock)(),
+            "the answering document cannot be dated in the future",
+        )?;
         self.act(
             caller,
             cluster_id,
@@ -517,31 +500,15 @@ impl RecommendationService {
         let answered_at = answer
             .answered_at
             .ok_or_else(|| Error::invalid("answer_time", "required: when the answer was given"))??;
-        let mut violations = Violations::new();
-        let date = check_answer(
-            answer.text,
-            answer.document,
-            answer.document_date,
-            (
-                vietnam_date(answered_at),
-                "must not be after the day of answer_time in Vietnam",
-            ),
-            &mut violations,
-        );
-        violations.into_result()?;
-        let Some(document_date) = date else {
-            return Err(Error::internal("a date without violations must have parsed"));
-        };
         let request = ClusterRequest {
             operation: "ImportClusterAnswer",
             request_id,
-            action: ClusterAction::Answer(ClusterAnswer {
-                text: answer.text.to_owned(),
-                answering_organ: answer.answering_organ.to_owned(),
-                document: answer.document.to_owned(),
-                document_date,
+            action: ClusterAction::Answer(checked_answer(
+                (answer.text, answer.document, answer.document_date),
+                answer.answering_organ,
                 answered_at,
-            }),
+                "must not be after the day of answer_time in Vietnam",
+            )?),
             stated_time: Some(answered_at),
         };
 
@@ -1123,23 +1090,31 @@ pub struct ImportedAnswer<'a> {
     pub answered_at: Option<Result<OffsetDateTime>>,
 }
 
-/// Checks an answer's text and document, and its document date against
-/// the latest it may be (with what to say when it is later); the date
-/// when it parsed.
-fn check_answer(
-    text: &str,
-    document: &str,
-    document_date: &str,
-    (latest_date, too_late): (Date, &str),
-    violations: &mut Violations,
-) -> Option<Date> {
-    bounded_text(text, "text", MAX_ANSWER_CHARS, violations);
-    bounded_text(document, "document", MAX_DOCUMENT_CHARS, violations);
-    let date = parse_date(document_date, "document_date", violations);
-    if date.is_some_and(|date| date > latest_date) {
+/// The answer given at `answered_at`, once its text, document and document
+/// date pass their checks; the document may not be dated after the day of
+/// `answered_at` in Vietnam (`too_late` says so).
+fn checked_answer(
+    (text, document, document_date): (&str, &str, &str),
+    answering_organ: &str,
+    answered_at: OffsetDateTime,
+    too_late: &str,
+) -> Result<ClusterAnswer> {
+    let mut violations = Violations::new();
+    bounded_text(text, "text", MAX_ANSWER_CHARS, &mut violations);
+    bounded_text(document, "document", MAX_DOCUMENT_CHARS, &mut violations);
+    let date = parse_date(document_date, "document_date", &mut violations);
+    if date.is_some_and(|date| date > vietnam_date(answered_at)) {
         violations.add("document_date", too_late);
     }
-    date
+    violations.into_result()?;
+    let document_date = date.ok_or_else(|| Error::internal("a date without violations must have parsed"))?;
+    Ok(ClusterAnswer {
+        text: text.to_owned(),
+        answering_organ: answering_organ.to_owned(),
+        document: document.to_owned(),
+        document_date,
+        answered_at,
+    })
 }
 
 /// An officer's request on a cluster, as [`RecommendationService::act`]
