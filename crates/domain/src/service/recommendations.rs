@@ -528,15 +528,13 @@ impl RecommendationService {
                 ),
             );
         }
-        match self.store.get_organ(answer.answering_organ).await? {
-            Some(_) => {}
-            None if answer.answering_organ.is_empty() => {
-                violations.add("answering_organ", "required: the organ that answered");
-            }
-            None => violations.add(
+        if answer.answering_organ.is_empty() {
+            violations.add("answering_organ", "required: the organ that answered");
+        } else if self.store.get_organ(answer.answering_organ).await?.is_none() {
+            violations.add(
                 "answering_organ",
                 format!("unknown organ {:?}", answer.answering_organ),
-            ),
+            );
         }
         if let Err(error) = violations.into_result() {
             let key = cluster_key(caller, cluster_id, &request)?;
