@@ -124,7 +124,7 @@ mod tests {
         let checkpointer = Checkpointer::start(&url, Duration::from_secs(3600))
             .await
             .expect("checkpointer");
-        let store = SqlStore::new(pool, Backend::Sqlite, Some(checkpointer));
+        let store = SqlStore::new(pool, None, Backend::Sqlite, Some(checkpointer));
         let in_database_file = |marker: &str| {
             let bytes = std::fs::read(&path).expect("database file");
             bytes

@@ -5,6 +5,7 @@
 
 use std::str::FromStr as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lienthong_domain::Error;
 use lienthong_domain::store::Store;
@@ -12,7 +13,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions as _, Executor as _};
+use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
 
 use crate::checkpoint::{CHECKPOINT_INTERVAL, Checkpointer};
 use crate::error::DatabaseResultExt as _;
@@ -111,25 +112,23 @@ pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Arc<dyn St
 /// acknowledged write survives a power cut, not only a crash. Checkpoints
 /// are the [`Checkpointer`]'s: a commit does one only when the log holds
 /// 10 000 pages (40 MB, ten times SQLite's default), which happens only if
-/// the background task falls far behind or stops.
+/// the background task falls far behind or stops. `temp_store = MEMORY`
+/// keeps a statement's undo journal in memory: on disk, a multi-row write
+/// of more than 16 pages created, wrote and deleted a file every time.
 const SQLITE_CONNECTION_SETTINGS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
+     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = MEMORY;";
+
+/// A connection idle for longer than this is checked before it is handed
+/// out; one used moments ago was checked when it came back.
+const IDLE_BEFORE_CHECK: Duration = Duration::from_secs(30);
 
 pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, Error> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url)?;
-    let pool_options = AnyPoolOptions::new().max_connections(options.max_connections);
-    let (pool, checkpointer) = match backend {
+    let (pool, writer, checkpointer) = match backend {
         Backend::Sqlite => {
             let url = sqlite_url_creating_file(url)?;
-            let pool = pool_options
-                .after_connect(|connection, _metadata| {
-                    Box::pin(async move {
-                        connection.execute(SQLITE_CONNECTION_SETTINGS).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
+            let pool = sqlite_pool(&url, options.max_connections)
                 .await
                 .or_database_failure("opening connections")?;
             // Readers then never block the writer; the mode is stored in the
@@ -137,23 +136,65 @@ pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, E
             pool.execute("PRAGMA journal_mode = WAL")
                 .await
                 .or_database_failure("switching SQLite to write-ahead logging")?;
-            (pool, Some(Checkpointer::start(&url, CHECKPOINT_INTERVAL).await?))
+            // SQLite's default page cache: one of 64 MiB made commits slower,
+            // as SQLite walks the whole cache at the end of any transaction
+            // that rebalanced a B-tree page, which most submissions do.
+            let writer = sqlite_pool(&url, 1)
+                .await
+                .or_database_failure("opening the writing connection")?;
+            (
+                pool,
+                Some(writer),
+                Some(Checkpointer::start(&url, CHECKPOINT_INTERVAL).await?),
+            )
         }
         Backend::Postgres => (
-            pool_options
+            pool_options(options.max_connections)
                 .connect(url)
                 .await
                 .or_database_failure("opening connections")?,
+            None,
             None,
         ),
     };
     migrate(backend, &pool).await?;
     crate::resolutions::rebuild_search_columns(&pool).await?;
-    let store = SqlStore::new(pool, backend, checkpointer);
+    let store = SqlStore::new(pool, writer, backend, checkpointer);
     Ok(match backend {
         Backend::Sqlite => store,
         Backend::Postgres => store.with_principal_feed(PrincipalFeed::new(url)),
     })
+}
+
+/// Pool settings both backends share. sqlx checks a connection when it
+/// comes back to the pool and, by default, again before handing it out: a
+/// round trip per request that only a connection idle for a while needs.
+fn pool_options(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(|connection, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for > IDLE_BEFORE_CHECK {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+/// A pool of SQLite connections to `url`, each with the settings
+/// durability and concurrency rely on.
+async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
+    pool_options(max_connections)
+        .after_connect(|connection, _metadata| {
+            Box::pin(async move {
+                connection.execute(SQLITE_CONNECTION_SETTINGS).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
 }
 
 /// The URL with `mode=rwc` (create the file if missing) after creating the
@@ -233,13 +274,37 @@ mod tests {
         // Two connections held at once, so the second is a fresh one.
         let mut first = store.pool.acquire().await.expect("connection");
         let mut second = store.pool.acquire().await.expect("connection");
-        for connection in [&mut first, &mut second] {
+        let mut writer = store.writes().acquire().await.expect("the writing connection");
+        for connection in [&mut first, &mut second, &mut writer] {
             assert_eq!(pragma(connection, "journal_mode").await, "wal");
             assert_eq!(pragma(connection, "synchronous").await, "2", "FULL");
             assert_eq!(pragma(connection, "foreign_keys").await, "1");
             assert_eq!(pragma(connection, "busy_timeout").await, "5000");
             assert_eq!(pragma(connection, "wal_autocheckpoint").await, "10000");
+            assert_eq!(pragma(connection, "temp_store").await, "2", "MEMORY");
         }
+    }
+
+    #[tokio::test]
+    async fn sqlite_writes_take_turns_on_one_connection() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let store = std::sync::Arc::new(open_sqlite(&directory.path().join("lienthong.db")).await);
+        let first = store.begin_write().await.expect("first write");
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            async move { store.begin_write().await.map(|_| ()) }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a second write began while the first was open"
+        );
+        crate::sql_store::roll_back(first).await.expect("rolled back");
+        tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+            .await
+            .expect("the second write began once the first ended")
+            .expect("task")
+            .expect("second write");
     }
 
     #[tokio::test]

@@ -85,7 +85,7 @@ impl SqlStore {
         .bind(i64::from(form.latest_version))
         .bind(to_storage_micros(form.created_at)?)
         .bind(to_storage_micros(form.updated_at)?)
-        .execute(&self.pool)
+        .execute(self.writes())
         .await;
         match inserted {
             Ok(_) => Ok(()),

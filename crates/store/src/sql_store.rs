@@ -17,24 +17,28 @@ use std::sync::Arc;
 
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Transaction};
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::Notify;
 
 use crate::checkpoint::Checkpointer;
 use crate::connection::Backend;
 use crate::error::DatabaseResultExt as _;
 use crate::principal_changes::PrincipalFeed;
 
-/// A store over one connection pool of either backend.
+/// A store over a connection pool of either backend.
 #[derive(Debug)]
 pub(crate) struct SqlStore {
+    /// Reads, and on PostgreSQL writes too.
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
-    /// SQLite's write transactions take turns here first, in arrival
-    /// order. SQLite's own busy handler lets a waiting writer sleep up to
-    /// 100 ms between tries and serves waiters in no order, so under load a
-    /// write could wait hundreds of milliseconds behind later ones.
-    /// PostgreSQL has no such wait.
-    write_turns: Option<Arc<Mutex<()>>>,
+    /// SQLite's one writing connection, in a pool of its own that hands it
+    /// to write transactions in arrival order. SQLite writes one at a time
+    /// anyway, and its busy handler lets a waiting writer sleep up to
+    /// 100 ms between tries and serves waiters in no order, so under load
+    /// a write could wait hundreds of milliseconds behind later ones. The
+    /// only connection that changes the database also keeps its page
+    /// cache: SQLite drops a connection's whole cache when it finds the
+    /// database changed by another.
+    writer: Option<AnyPool>,
     /// SQLite's background checkpoint, which write transactions signal
     /// when they commit; it stops with the store.
     checkpointer: Option<Checkpointer>,
@@ -43,12 +47,10 @@ pub(crate) struct SqlStore {
     principal_feed: Option<PrincipalFeed>,
 }
 
-/// A write transaction, holding its writer's turn until it ends; derefs to
-/// its connection.
+/// A write transaction; derefs to its connection.
 #[derive(Debug)]
 pub(crate) struct WriteTransaction {
     transaction: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
     /// Told once the transaction commits (SQLite's checkpointer).
     committed: Option<Arc<Notify>>,
 }
@@ -68,12 +70,16 @@ impl DerefMut for WriteTransaction {
 }
 
 impl SqlStore {
-    pub(crate) fn new(pool: AnyPool, backend: Backend, checkpointer: Option<Checkpointer>) -> SqlStore {
-        let write_turns = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+    pub(crate) fn new(
+        pool: AnyPool,
+        writer: Option<AnyPool>,
+        backend: Backend,
+        checkpointer: Option<Checkpointer>,
+    ) -> SqlStore {
         SqlStore {
             pool,
+            writer,
             backend,
-            write_turns,
             checkpointer,
             principal_feed: None,
         }
@@ -95,6 +101,11 @@ impl SqlStore {
         }
     }
 
+    /// Where statements that change the database go, transactions or not.
+    pub(crate) fn writes(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<WriteTransaction> {
         self.begin_write_locked(None).await
     }
@@ -103,12 +114,8 @@ impl SqlStore {
     /// transaction lock `lock_key`, sent with its `BEGIN` in one round trip.
     /// SQLite's `BEGIN IMMEDIATE` serialises writes already.
     pub(crate) async fn begin_write_locked(&self, lock_key: Option<i64>) -> Result<WriteTransaction> {
-        let turn = match &self.write_turns {
-            Some(turns) => Some(turns.clone().lock_owned().await),
-            None => None,
-        };
         let transaction = match (self.backend, lock_key) {
-            (Backend::Sqlite, _) => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            (Backend::Sqlite, _) => self.writes().begin_with("BEGIN IMMEDIATE").await,
             (Backend::Postgres, None) => self.pool.begin().await,
             // A simple query, which may hold two statements; the key is a
             // number, written as one.
@@ -123,7 +130,6 @@ impl SqlStore {
         .or_database_failure("starting a transaction")?;
         Ok(WriteTransaction {
             transaction,
-            _turn: turn,
             committed: self.checkpointer.as_ref().map(Checkpointer::commit_signal),
         })
     }

@@ -90,7 +90,7 @@ impl SqlStore {
         .bind(&token.label)
         .bind(to_storage_micros(token.created_at)?)
         .bind(to_optional_storage_micros(token.expires_at)?)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writes())
         .await;
         match inserted {
             Ok(row) => row.into_token_record(),
@@ -155,7 +155,7 @@ impl SqlStore {
         let revoked = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(to_storage_micros(at)?)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes())
             .await
             .or_database_failure("revoking a token")?;
         self.note_principal_change();
