@@ -56,6 +56,14 @@ impl ConfigFile {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
+
+    /// The `[dedup]` settings, or the defaults; refused when out of range.
+    pub fn dedup_config(&self) -> anyhow::Result<DedupConfig> {
+        let config = self.dedup.clone().unwrap_or_default();
+        let problems = config.problems();
+        anyhow::ensure!(problems.is_empty(), "[dedup]: {}", problems.join("; "));
+        Ok(config)
+    }
 }
 
 /// The resolved settings of a server.
@@ -77,6 +85,7 @@ impl ServerConfig {
             Some(listen) => listen,
             None => DEFAULT_LISTEN.parse().context("default listen address")?,
         };
+        let dedup = file.dedup_config()?;
         Ok(ServerConfig {
             listen,
             database_url: overrides
@@ -94,7 +103,7 @@ impl ServerConfig {
                 .database_max_connections
                 .unwrap_or(DEFAULT_DATABASE_MAX_CONNECTIONS),
             analytics_max_rows: file.analytics_max_rows.unwrap_or(DEFAULT_ANALYTICS_MAX_ROWS),
-            dedup: file.dedup.unwrap_or_default(),
+            dedup,
         })
     }
 }
@@ -200,6 +209,22 @@ link_treshold = 0.5
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn dedup_settings_out_of_range_are_refused() {
+        let file: ConfigFile = toml::from_str(
+            "[dedup]
+max_postings_per_band = 100
+link_threshold = 1.2
+",
+        )
+        .expect("valid toml");
+        let error = ServerConfig::resolve(ServerOverrides::default(), file)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("max_postings_per_band"), "{error}");
+        assert!(error.contains("link_threshold"), "{error}");
     }
 
     #[test]

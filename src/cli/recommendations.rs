@@ -126,9 +126,7 @@ pub async fn run(command: RecommendationsCommand) -> anyhow::Result<()> {
             config,
         } => {
             let thresholds = match config {
-                Some(path) => lienthong::config::ConfigFile::load(&path)?
-                    .dedup
-                    .unwrap_or_default(),
+                Some(path) => lienthong::config::ConfigFile::load(&path)?.dedup_config()?,
                 None => DedupConfig::default(),
             };
             cluster(&input, &output, thresholds)

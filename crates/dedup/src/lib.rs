@@ -75,6 +75,13 @@ use lexicon::Lexicon;
 /// bump this whenever any of it changes and re-analyse what is stored.
 pub const NORM_VERSION: u32 = 3;
 
+/// The most recommendations kept under one LSH band key, the oldest:
+/// [`DedupConfig::max_postings_per_band`] never reads further, so the
+/// server's band index stores no more, and a new text's keys that already
+/// hold this many cost no write. Most of a large corpus's postings fall
+/// under such keys.
+pub const MAX_POSTINGS_PER_BAND: usize = 64;
+
 /// Thresholds and bounds of the decision, shared by the server and the batch
 /// command so both decide alike.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -97,7 +104,8 @@ pub struct DedupConfig {
     /// count as candidates. A key shared by thousands of texts says little
     /// about any one of them, and walking its whole list would dominate a
     /// decision; the oldest stay because a cluster's first members stand
-    /// for it (the canonical one among them).
+    /// for it (the canonical one among them). At most
+    /// [`MAX_POSTINGS_PER_BAND`].
     pub max_postings_per_band: usize,
     /// At most this many suggestions are offered in a review.
     pub max_review_suggestions: usize,
@@ -115,9 +123,49 @@ impl Default for DedupConfig {
             review_threshold: 0.4,
             canonical_threshold: 0.48,
             max_candidates: 50,
-            max_postings_per_band: 64,
+            max_postings_per_band: MAX_POSTINGS_PER_BAND,
             max_review_suggestions: 5,
         }
+    }
+}
+
+impl DedupConfig {
+    pub fn candidate_limits(&self) -> CandidateLimits {
+        CandidateLimits {
+            max_candidates: self.max_candidates,
+            max_postings_per_band: self.max_postings_per_band,
+        }
+    }
+
+    /// What is wrong with these settings, by name, if anything.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, threshold) in [
+            ("link_threshold", self.link_threshold),
+            ("review_threshold", self.review_threshold),
+            ("canonical_threshold", self.canonical_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&threshold) {
+                problems.push(format!("{name} must be a score from 0 to 1, not {threshold}"));
+            }
+        }
+        if self.review_threshold > self.link_threshold {
+            problems.push(format!(
+                "review_threshold ({}) must not be above link_threshold ({})",
+                self.review_threshold, self.link_threshold
+            ));
+        }
+        if self.max_candidates == 0 {
+            problems.push("max_candidates must be at least 1".to_owned());
+        }
+        if !(1..=MAX_POSTINGS_PER_BAND).contains(&self.max_postings_per_band) {
+            problems.push(format!(
+                "max_postings_per_band must be from 1 to {MAX_POSTINGS_PER_BAND}, the most the band index keeps \
+                 under a key, not {}",
+                self.max_postings_per_band
+            ));
+        }
+        problems
     }
 }
 
@@ -129,15 +177,6 @@ pub struct CandidateLimits {
     pub max_candidates: usize,
     /// See [`DedupConfig::max_postings_per_band`].
     pub max_postings_per_band: usize,
-}
-
-impl DedupConfig {
-    pub fn candidate_limits(&self) -> CandidateLimits {
-        CandidateLimits {
-            max_candidates: self.max_candidates,
-            max_postings_per_band: self.max_postings_per_band,
-        }
-    }
 }
 
 /// Orders candidates as they are scored: exact duplicates first, oldest
@@ -238,7 +277,38 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::rank_candidates;
+    use super::{DedupConfig, MAX_POSTINGS_PER_BAND, rank_candidates};
+
+    #[test]
+    fn settings_out_of_range_are_named() {
+        assert!(DedupConfig::default().problems().is_empty());
+        let problems = DedupConfig {
+            link_threshold: 1.5,
+            review_threshold: 0.6,
+            canonical_threshold: -0.1,
+            max_candidates: 0,
+            max_postings_per_band: MAX_POSTINGS_PER_BAND + 1,
+            max_review_suggestions: 5,
+        }
+        .problems();
+        for name in [
+            "link_threshold",
+            "canonical_threshold",
+            "max_candidates",
+            "max_postings_per_band",
+        ] {
+            assert!(
+                problems.iter().any(|problem| problem.starts_with(name)),
+                "{name} not named in {problems:?}"
+            );
+        }
+        let review_above_link = DedupConfig {
+            review_threshold: 0.5,
+            link_threshold: 0.45,
+            ..DedupConfig::default()
+        };
+        assert_eq!(review_above_link.problems().len(), 1);
+    }
 
     #[test]
     fn exact_duplicates_come_first_then_by_keys_shared_then_age() {

@@ -286,28 +286,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_writes_take_turns_on_one_connection() {
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let store = std::sync::Arc::new(open_sqlite(&directory.path().join("lienthong.db")).await);
-        let first = store.begin_write().await.expect("first write");
-        let waiting = tokio::spawn({
-            let store = store.clone();
-            async move { store.begin_write().await.map(|_| ()) }
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        assert!(
-            !waiting.is_finished(),
-            "a second write began while the first was open"
-        );
-        crate::sql_store::roll_back(first).await.expect("rolled back");
-        tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
-            .await
-            .expect("the second write began once the first ended")
-            .expect("task")
-            .expect("second write");
-    }
-
-    #[tokio::test]
     async fn sqlite_log_is_checkpointed_in_the_background() {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("lienthong.db");

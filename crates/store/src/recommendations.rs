@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use lienthong_dedup::{Analysis, CandidateLimits, Decision, rank_candidates, terms_to_weigh};
+use lienthong_dedup::{
+    Analysis, CandidateLimits, Decision, MAX_POSTINGS_PER_BAND, rank_candidates, terms_to_weigh,
+};
 use lienthong_domain::directory::Bloc;
 use lienthong_domain::error::ResourceKind;
 use lienthong_domain::recommendation::{
@@ -474,9 +476,13 @@ fn parse_ids(packed: Option<&str>) -> Result<Vec<i64>> {
         .collect()
 }
 
-/// Indexes a recommendation under the LSH band keys of its analysis.
+/// Indexes `recommendation_id` under its band keys, except those already
+/// holding [`MAX_POSTINGS_PER_BAND`] older recommendations: no decision
+/// reads past them. Counting only older ones keeps the oldest under every
+/// key, whatever order a reindex inserts in.
 async fn insert_band_keys(
     connection: &mut AnyConnection,
+    backend: Backend,
     recommendation_id: i64,
     analysis: &Analysis,
 ) -> Result<()> {
@@ -488,18 +494,17 @@ async fn insert_band_keys(
     if band_keys.is_empty() {
         return Ok(());
     }
-    let mut query =
-        NumberedQuery::new("INSERT INTO recommendation_bands (band_key, recommendation_id) VALUES ");
-    for (index, band_key) in band_keys.iter().enumerate() {
-        query.push_sql(if index == 0 { "(" } else { ", (" });
-        query
-            .push_bind(*band_key)?
-            .push_sql(", ")
-            .push_bind(recommendation_id)?
-            .push_sql(")");
-    }
-    let (sql, arguments) = query.into_parts();
-    sqlx::query_with(sql, arguments)
+    let sql = format!(
+        "INSERT INTO recommendation_bands (band_key, recommendation_id) \
+         SELECT k.band_key, $2 FROM (SELECT CAST(element AS BIGINT) AS band_key FROM ({}) AS keys) AS k \
+         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM recommendation_bands b \
+           WHERE b.band_key = k.band_key AND b.recommendation_id < $2 \
+           LIMIT {MAX_POSTINGS_PER_BAND}) AS older) < {MAX_POSTINGS_PER_BAND}",
+        backend.json_array_elements("$1")
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(json_parameter(&band_keys)?)
+        .bind(recommendation_id)
         .execute(&mut *connection)
         .await
         .or_database_failure("indexing band keys")?;
@@ -986,7 +991,7 @@ impl RecommendationStore for SqlStore {
 
         count_new_member(&mut transaction, cluster_id, recommendation_id, new).await?;
 
-        insert_band_keys(&mut transaction, recommendation_id, &new.analysis).await?;
+        insert_band_keys(&mut transaction, self.backend, recommendation_id, &new.analysis).await?;
         insert_suggestions(&mut transaction, recommendation_id, &suggestions).await?;
         let counted_in: Vec<(&str, i64)> = new.analysis.terms.iter().map(|term| (term.as_str(), 1)).collect();
         change_document_frequencies(&mut transaction, self.backend, &counted_in).await?;
@@ -1691,7 +1696,7 @@ impl SqlStore {
                 .execute(&mut *transaction)
                 .await
                 .or_database_failure("clearing old band keys")?;
-            insert_band_keys(&mut transaction, *id, &analysis).await?;
+            insert_band_keys(&mut transaction, self.backend, *id, &analysis).await?;
         }
         let changes: Vec<(&str, i64)> = frequency_changes
             .iter()

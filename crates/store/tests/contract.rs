@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use lienthong_dedup::{CandidateLimits, Decision};
+use lienthong_dedup::{CandidateLimits, Decision, MAX_POSTINGS_PER_BAND};
 use lienthong_domain::auth::{NewToken, Role};
 use lienthong_domain::directory::{Bloc, Directory, LocalityKind, OrganKind, parse_directory};
 use lienthong_domain::error::{Error, ResourceKind};
@@ -2650,6 +2650,55 @@ async fn recommendations_round_trip_with_the_decision_applied() {
         .await
         .expect("context");
     assert_eq!(context.corpus.document_count, 6, "nor was it counted");
+}
+
+/// No lookup reads past the oldest [`MAX_POSTINGS_PER_BAND`] under a key,
+/// so the index keeps no more, even for a lookup that asks for more; the
+/// same recommendation's other keys are still indexed.
+#[tokio::test]
+async fn a_band_key_keeps_only_its_oldest_postings() {
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let (full, own_base) = (8_001_u64, 9_000_u64);
+    let mut recorded = Vec::new();
+    for index in 0..MAX_POSTINGS_PER_BAND + 2 {
+        let mut analysis = ENGINE.analyze(STAFFING);
+        let own = own_base + u64::try_from(index).expect("small");
+        analysis.band_keys = vec![full, own];
+        let new = NewRecommendation {
+            analysis,
+            ..submission(BA_DINH_GOVERNMENT, STAFFING, 0)
+        };
+        recorded.push(
+            record(store, &new, Decision::New, &format!("full-{index}"))
+                .await
+                .id,
+        );
+    }
+    let found_under = |key: u64| {
+        let mut probe = ENGINE.analyze(MARKET);
+        probe.band_keys = vec![key];
+        async move {
+            let limits = CandidateLimits {
+                max_candidates: 1_000,
+                max_postings_per_band: 1_000,
+            };
+            let mut found: Vec<i64> = store
+                .dedup_context(&probe, limits)
+                .await
+                .expect("context")
+                .candidates
+                .iter()
+                .map(|candidate| candidate.recommendation_id)
+                .collect();
+            found.sort_unstable();
+            found
+        }
+    };
+    assert_eq!(found_under(full).await, recorded[..MAX_POSTINGS_PER_BAND]);
+    let last = recorded.len() - 1;
+    let own_of_last = own_base + u64::try_from(last).expect("small");
+    assert_eq!(found_under(own_of_last).await, [recorded[last]]);
 }
 
 #[tokio::test]
