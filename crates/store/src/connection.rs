@@ -307,13 +307,13 @@ mod tests {
                 .any(|window| window == marker.as_bytes())
         };
         // Generous: a pass runs every 100 ms, but test machines can be slow.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !in_database_file() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "no background checkpoint copied the write into the database file"
             );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
