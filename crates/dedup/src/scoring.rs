@@ -135,6 +135,10 @@ impl TermIndex {
         }
     }
 
+    fn all(&self) -> HashedTerms<'_> {
+        self.group(0..self.hashes.len())
+    }
+
     fn accented(&self) -> HashedTerms<'_> {
         self.group(0..self.folded_start)
     }
@@ -215,27 +219,38 @@ impl Analysis {
 }
 
 /// The terms whose document frequencies deciding `new` against `others`
-/// (candidates and their clusters' canonical members) reads, sorted and
-/// without repeats: every term of the new text and, of each other analysis,
-/// its semantic fields and the words it is compared on — accented when
-/// both texts are accented, folded otherwise. A store need read no others,
-/// which halves what it reads.
+/// (candidates and their clusters' canonical members) reads, without
+/// repeats, in the order of their hashes: every term of the new text and,
+/// of each other analysis, its semantic fields and the words it is compared
+/// on — accented when both texts are accented, folded otherwise. A store
+/// need read no others, which halves what it reads. Terms are told apart
+/// by hash, as scoring tells them, which is also much cheaper than
+/// comparing their texts.
 pub fn terms_to_weigh<'a>(new: &'a Analysis, others: impl IntoIterator<Item = &'a Analysis>) -> Vec<&'a str> {
-    let mut terms: Vec<&str> = new.terms.iter().map(String::as_str).collect();
+    let mut terms: Vec<(u64, &str)> = Vec::with_capacity(MASSES_PER_DECISION);
+    let mut add = |analysis: &'a Analysis, group: HashedTerms<'a>| {
+        terms.extend(
+            group
+                .hashes
+                .iter()
+                .zip(group.positions)
+                .filter_map(|(&hash, &position)| {
+                    Some((
+                        hash,
+                        analysis.terms.get(usize::try_from(position).ok()?)?.as_str(),
+                    ))
+                }),
+        );
+    };
+    add(new, new.term_index().all());
     for other in others {
         for group in other.terms_compared_with(new) {
-            terms.extend(
-                group
-                    .positions
-                    .iter()
-                    .filter_map(|&position| other.terms.get(usize::try_from(position).ok()?))
-                    .map(String::as_str),
-            );
+            add(other, group);
         }
     }
-    terms.sort_unstable();
-    terms.dedup();
-    terms
+    terms.sort_unstable_by_key(|&(hash, _)| hash);
+    terms.dedup_by_key(|&mut (hash, _)| hash);
+    terms.into_iter().map(|(_, term)| term).collect()
 }
 
 /// The hash scoring knows a term by.

@@ -54,26 +54,6 @@ impl Backend {
         }
     }
 
-    /// An aggregate of `element` over a query's rows, in `order`, into one
-    /// JSON array as text: many rows handed over one by one cost more than
-    /// the query that finds them.
-    pub(crate) fn json_array_aggregate(self, element: &str, order: &str) -> String {
-        match self {
-            Backend::Sqlite => format!("json_group_array({element} ORDER BY {order})"),
-            Backend::Postgres => format!("CAST(json_agg({element} ORDER BY {order}) AS text)"),
-        }
-    }
-
-    /// A JSON array of the values of `elements`, for
-    /// [`json_array_aggregate`](Self::json_array_aggregate); text values
-    /// become JSON strings.
-    pub(crate) fn json_array(self, elements: &str) -> String {
-        match self {
-            Backend::Sqlite => format!("json_array({elements})"),
-            Backend::Postgres => format!("json_build_array({elements})"),
-        }
-    }
-
     fn migrator(self) -> &'static Migrator {
         static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
         static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");

@@ -251,6 +251,12 @@ fn parse_analysis(stored: &str) -> Result<Analysis> {
         .map_err(|_| corrupt_stored_data("a stored recommendation analysis is not valid"))
 }
 
+/// Separators of values packed into one text column (ASCII's unit and
+/// record separators): stored JSON escapes control characters and terms
+/// have none, so neither occurs in what they separate.
+const UNIT: char = '\u{1f}';
+const RECORD: char = '\u{1e}';
+
 /// Finds candidates for `analysis` by band and exact keys and reads the
 /// corpus statistics for the terms in play, on `connection` (inside the
 /// write transaction when recording).
@@ -271,13 +277,13 @@ async fn load_dedup_context(
             .iter()
             .flat_map(|candidate| [&*candidate.analysis, &*candidate.cluster_canonical]),
     );
-    // One row of `term US count RS …` rather than a row per term: each row
-    // costs more to hand over than the lookup that finds it. Terms are
+    // One row of `term UNIT count RECORD …` rather than a row per term: each
+    // row costs more to hand over than the lookup that finds it. Terms are
     // letters, digits and spaces, so neither separator occurs in one. The
     // corpus size comes along, saving a round trip.
     let sql = format!(
         "SELECT (SELECT document_count FROM dedup_corpus WHERE id = 1), \
-         string_agg(term || '\u{1f}' || document_count, '\u{1e}') FROM dedup_terms \
+         string_agg(term || '{UNIT}' || document_count, '{RECORD}') FROM dedup_terms \
          WHERE term IN ({})",
         backend.json_array_elements("$1")
     );
@@ -287,12 +293,12 @@ async fn load_dedup_context(
         .await
         .or_database_failure("reading document frequencies")?;
     let mut document_frequencies = HashMap::with_capacity(terms.len());
-    for entry in packed.as_deref().unwrap_or_default().split('\u{1e}') {
+    for entry in packed.as_deref().unwrap_or_default().split(RECORD) {
         if entry.is_empty() {
             continue;
         }
         let (term, count) = entry
-            .rsplit_once('\u{1f}')
+            .rsplit_once(UNIT)
             .and_then(|(term, count)| Some((term, count.parse::<u64>().ok()?)))
             .ok_or_else(|| corrupt_stored_data("a stored document frequency is not a count"))?;
         document_frequencies.insert(term.to_owned(), count);
@@ -311,7 +317,9 @@ async fn load_dedup_context(
 /// with its lowest-numbered candidate, unless that candidate is the
 /// canonical one. Each stored analysis is parsed once, however many
 /// candidates share it: candidates of one cluster share its canonical
-/// member, which is often a candidate too.
+/// member, which is often a candidate too. The row is text separated as the
+/// document frequencies are: a JSON array would escape every quote of the
+/// analyses only for them to be unescaped here.
 async fn read_candidates(
     connection: &mut AnyConnection,
     backend: Backend,
@@ -321,7 +329,9 @@ async fn read_candidates(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT {} FROM (\
+        "SELECT string_agg(CAST(id AS TEXT) || '{UNIT}' || CAST(cluster_id AS TEXT) || '{UNIT}' || \
+           CAST(representative_id AS TEXT) || '{UNIT}' || analysis || '{UNIT}' || \
+           COALESCE(canonical_analysis, ''), '{RECORD}' ORDER BY cluster_id, id) FROM (\
            SELECT r.id, r.cluster_id, c.representative_id, r.analysis, \
              CASE WHEN ROW_NUMBER() OVER (PARTITION BY r.cluster_id ORDER BY r.id) = 1 \
                AND c.representative_id <> r.id THEN canonical.analysis END AS canonical_analysis \
@@ -329,10 +339,6 @@ async fn read_candidates(
            LEFT JOIN recommendations canonical ON canonical.id = c.representative_id \
            WHERE r.id IN (SELECT CAST(element AS BIGINT) FROM ({}) AS ids)\
          ) AS candidates",
-        backend.json_array_aggregate(
-            &backend.json_array("id, cluster_id, representative_id, analysis, canonical_analysis"),
-            "cluster_id, id"
-        ),
         backend.json_array_elements("$1"),
     );
     let packed: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
@@ -340,14 +346,27 @@ async fn read_candidates(
         .fetch_one(&mut *connection)
         .await
         .or_database_failure("reading candidate recommendations")?;
-    let rows: Vec<(i64, i64, i64, String, Option<String>)> = match packed {
-        Some(packed) => serde_json::from_str(&packed)
-            .map_err(|_| corrupt_stored_data("candidate recommendations came back malformed"))?,
-        None => Vec::new(),
-    };
+    let malformed = || corrupt_stored_data("candidate recommendations came back malformed");
+    let mut rows = Vec::with_capacity(ids.len());
+    for record in packed.as_deref().unwrap_or_default().split(RECORD) {
+        let mut fields = record.split(UNIT);
+        let mut id = || -> Result<i64> { fields.next().and_then(|id| id.parse().ok()).ok_or_else(malformed) };
+        let (recommendation_id, cluster_id, canonical) = (id()?, id()?, id()?);
+        let (Some(analysis), Some(canonical_analysis), None) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(malformed());
+        };
+        rows.push((
+            recommendation_id,
+            cluster_id,
+            canonical,
+            analysis,
+            (!canonical_analysis.is_empty()).then_some(canonical_analysis),
+        ));
+    }
     let mut analyses: HashMap<i64, Arc<Analysis>> = HashMap::with_capacity(rows.len());
-    for (id, _, canonical, analysis, canonical_analysis) in &rows {
-        for (id, analysis) in [(*id, Some(analysis)), (*canonical, canonical_analysis.as_ref())] {
+    for &(id, _, canonical, analysis, canonical_analysis) in &rows {
+        for (id, analysis) in [(id, Some(analysis)), (canonical, canonical_analysis)] {
             if let Some(analysis) = analysis
                 && !analyses.contains_key(&id)
             {
