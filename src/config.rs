@@ -216,7 +216,7 @@ link_treshold = 0.5
         let file: ConfigFile = toml::from_str(
             "[dedup]
 max_postings_per_band = 100
-link_threshold = 1.2
+link_threshold = -1.0
 ",
         )
         .expect("valid toml");

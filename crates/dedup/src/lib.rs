@@ -145,8 +145,9 @@ impl DedupConfig {
             ("review_threshold", self.review_threshold),
             ("canonical_threshold", self.canonical_threshold),
         ] {
-            if !(0.0..=1.0).contains(&threshold) {
-                problems.push(format!("{name} must be a score from 0 to 1, not {threshold}"));
+            // Above 1 is allowed: never reached, it turns that outcome off.
+            if !(threshold.is_finite() && threshold >= 0.0) {
+                problems.push(format!("{name} must be a score of 0 or more, not {threshold}"));
             }
         }
         if self.review_threshold > self.link_threshold {
@@ -283,7 +284,7 @@ mod tests {
     fn settings_out_of_range_are_named() {
         assert!(DedupConfig::default().problems().is_empty());
         let problems = DedupConfig {
-            link_threshold: 1.5,
+            link_threshold: f64::NAN,
             review_threshold: 0.6,
             canonical_threshold: -0.1,
             max_candidates: 0,
@@ -308,6 +309,12 @@ mod tests {
             ..DedupConfig::default()
         };
         assert_eq!(review_above_link.problems().len(), 1);
+        let never_linking = DedupConfig {
+            link_threshold: 1.01,
+            canonical_threshold: 1.01,
+            ..DedupConfig::default()
+        };
+        assert!(never_linking.problems().is_empty());
     }
 
     #[test]
