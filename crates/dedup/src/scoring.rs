@@ -248,7 +248,9 @@ pub fn terms_to_weigh<'a>(new: &'a Analysis, others: impl IntoIterator<Item = &'
             add(other, group);
         }
     }
-    terms.sort_unstable_by_key(|&(hash, _)| hash);
+    // Stable, so that of texts sharing a hash the new text's own is kept,
+    // which scoring weighs first.
+    terms.sort_by_key(|&(hash, _)| hash);
     terms.dedup_by_key(|&mut (hash, _)| hash);
     terms.into_iter().map(|(_, term)| term).collect()
 }

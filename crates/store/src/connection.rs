@@ -92,11 +92,24 @@ pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Arc<dyn St
 /// acknowledged write survives a power cut, not only a crash. Checkpoints
 /// are the [`Checkpointer`]'s: a commit does one only when the log holds
 /// 10 000 pages (40 MB, ten times SQLite's default), which happens only if
-/// the background task falls far behind or stops. `temp_store = MEMORY`
-/// keeps a statement's undo journal in memory: on disk, a multi-row write
-/// of more than 16 pages created, wrote and deleted a file every time.
+/// the background task falls far behind or stops.
 const SQLITE_CONNECTION_SETTINGS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = MEMORY;";
+     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
+
+/// The writing connection's own settings: `temp_store = MEMORY` keeps a
+/// statement's undo journal in memory; on disk, a multi-row write of more
+/// than 16 pages created, wrote and deleted a file every time.
+const SQLITE_WRITER_SETTINGS: &str = "PRAGMA temp_store = MEMORY;";
+
+/// The reading connections' own settings: they refuse to write, so a write
+/// sent to the wrong pool fails at once rather than contending with the
+/// writing connection.
+const SQLITE_READER_SETTINGS: &str = "PRAGMA query_only = ON;";
+
+/// The longest a write waits for SQLite's writing connection. Requests are
+/// bounded by their own timeout, which drops the wait; this bounds the
+/// rest (imports and other long work from the command line).
+const SQLITE_WRITER_WAIT: Duration = Duration::from_secs(600);
 
 /// A connection idle for longer than this is checked before it is handed
 /// out; one used moments ago was checked when it came back.
@@ -108,20 +121,27 @@ pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, E
     let (pool, writer, checkpointer) = match backend {
         Backend::Sqlite => {
             let url = sqlite_url_creating_file(url)?;
-            let pool = sqlite_pool(&url, options.max_connections)
-                .await
-                .or_database_failure("opening connections")?;
-            // Readers then never block the writer; the mode is stored in the
-            // database file, so setting it once at start is enough.
-            pool.execute("PRAGMA journal_mode = WAL")
-                .await
-                .or_database_failure("switching SQLite to write-ahead logging")?;
             // SQLite's default page cache: one of 64 MiB made commits slower,
             // as SQLite walks the whole cache at the end of any transaction
-            // that rebalanced a B-tree page, which most submissions do.
-            let writer = sqlite_pool(&url, 1)
+            // that rebalanced a B-tree page, which most submissions do. Never
+            // closed for age or idleness, so its cache stays warm.
+            let writer = sqlite_pool(1, SQLITE_WRITER_SETTINGS)
+                .acquire_timeout(SQLITE_WRITER_WAIT)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect(&url)
                 .await
                 .or_database_failure("opening the writing connection")?;
+            // Readers then never block the writer; the mode is stored in the
+            // database file, so setting it once at start is enough.
+            writer
+                .execute("PRAGMA journal_mode = WAL")
+                .await
+                .or_database_failure("switching SQLite to write-ahead logging")?;
+            let pool = sqlite_pool(options.max_connections, SQLITE_READER_SETTINGS)
+                .connect(&url)
+                .await
+                .or_database_failure("opening connections")?;
             (
                 pool,
                 Some(writer),
@@ -137,9 +157,9 @@ pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore, E
             None,
         ),
     };
-    migrate(backend, &pool).await?;
-    crate::resolutions::rebuild_search_columns(&pool).await?;
     let store = SqlStore::new(pool, writer, backend, checkpointer);
+    migrate(backend, store.writes()).await?;
+    crate::resolutions::rebuild_search_columns(store.writes()).await?;
     Ok(match backend {
         Backend::Sqlite => store,
         Backend::Postgres => store.with_principal_feed(PrincipalFeed::new(url)),
@@ -163,18 +183,16 @@ fn pool_options(max_connections: u32) -> AnyPoolOptions {
         })
 }
 
-/// A pool of SQLite connections to `url`, each with the settings
-/// durability and concurrency rely on.
-async fn sqlite_pool(url: &str, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
-    pool_options(max_connections)
-        .after_connect(|connection, _metadata| {
-            Box::pin(async move {
-                connection.execute(SQLITE_CONNECTION_SETTINGS).await?;
-                Ok(())
-            })
+/// Options of a pool of SQLite connections, each with the settings
+/// durability and concurrency rely on, then `own_settings`.
+fn sqlite_pool(max_connections: u32, own_settings: &'static str) -> AnyPoolOptions {
+    pool_options(max_connections).after_connect(move |connection, _metadata| {
+        Box::pin(async move {
+            connection.execute(SQLITE_CONNECTION_SETTINGS).await?;
+            connection.execute(own_settings).await?;
+            Ok(())
         })
-        .connect(url)
-        .await
+    })
 }
 
 /// The URL with `mode=rwc` (create the file if missing) after creating the
@@ -261,7 +279,15 @@ mod tests {
             assert_eq!(pragma(connection, "foreign_keys").await, "1");
             assert_eq!(pragma(connection, "busy_timeout").await, "5000");
             assert_eq!(pragma(connection, "wal_autocheckpoint").await, "10000");
-            assert_eq!(pragma(connection, "temp_store").await, "2", "MEMORY");
+        }
+        assert_eq!(pragma(&mut writer, "temp_store").await, "2", "MEMORY");
+        assert_eq!(pragma(&mut writer, "query_only").await, "0");
+        for reader in [&mut first, &mut second] {
+            assert_eq!(pragma(reader, "query_only").await, "1");
+            reader
+                .execute("CREATE TABLE refused (value TEXT)")
+                .await
+                .expect_err("a reading connection refuses to write");
         }
     }
 
@@ -274,7 +300,7 @@ mod tests {
         // database file, and no commit here is near doing that itself.
         let marker = "written-before-the-checkpoint";
         store
-            .pool
+            .writes()
             .execute(sqlx::AssertSqlSafe(format!(
                 "CREATE TABLE written (value TEXT); INSERT INTO written VALUES ('{marker}')"
             )))

@@ -8,11 +8,19 @@ use lienthong_domain::Error;
 /// text, which SQLite stores. sqlx does not classify it.
 const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
 
-/// Logs `error` in full and returns the generic internal error for it, or
-/// for a value PostgreSQL refuses as text, an invalid argument: the domain
+/// Logs `error` in full and returns the generic internal error for it; for
+/// a wait for a connection that timed out, resources exhausted (worth a
+/// retry); for a value PostgreSQL refuses as text, an invalid argument: the domain
 /// refuses control characters in free text by field, and this keeps any
 /// identifier that slipped through from failing only on PostgreSQL.
 pub(crate) fn database_failure(operation: &str, error: &sqlx::Error) -> Error {
+    if matches!(error, sqlx::Error::PoolTimedOut) {
+        tracing::warn!(operation, "no database connection came free in time");
+        return Error::ResourceExhausted {
+            subject: "database connections".to_owned(),
+            description: format!("every connection stayed busy while {operation}; retry later"),
+        };
+    }
     if error
         .as_database_error()
         .and_then(|database_error| database_error.code())

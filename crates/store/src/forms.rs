@@ -111,7 +111,7 @@ impl SqlStore {
         .bind(to_storage_json(draft)?)
         .bind(to_storage_micros(at)?)
         .bind(code)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writes())
         .await
         .or_database_failure("saving a form draft")?
         .ok_or_else(|| Error::not_found(ResourceKind::Form, code))?

@@ -257,6 +257,14 @@ fn parse_analysis(stored: &str) -> Result<Analysis> {
 const UNIT: char = '\u{1f}';
 const RECORD: char = '\u{1e}';
 
+/// The records of a column packed with [`RECORD`]; none when it is NULL.
+fn records(packed: Option<&str>) -> impl Iterator<Item = &str> {
+    packed
+        .unwrap_or_default()
+        .split(RECORD)
+        .filter(|record| !record.is_empty())
+}
+
 /// Finds candidates for `analysis` by band and exact keys and reads the
 /// corpus statistics for the terms in play, on `connection` (inside the
 /// write transaction when recording).
@@ -293,10 +301,7 @@ async fn load_dedup_context(
         .await
         .or_database_failure("reading document frequencies")?;
     let mut document_frequencies = HashMap::with_capacity(terms.len());
-    for entry in packed.as_deref().unwrap_or_default().split(RECORD) {
-        if entry.is_empty() {
-            continue;
-        }
+    for entry in records(packed.as_deref()) {
         let (term, count) = entry
             .rsplit_once(UNIT)
             .and_then(|(term, count)| Some((term, count.parse::<u64>().ok()?)))
@@ -348,7 +353,7 @@ async fn read_candidates(
         .or_database_failure("reading candidate recommendations")?;
     let malformed = || corrupt_stored_data("candidate recommendations came back malformed");
     let mut rows = Vec::with_capacity(ids.len());
-    for record in packed.as_deref().unwrap_or_default().split(RECORD) {
+    for record in records(packed.as_deref()) {
         let mut fields = record.split(UNIT);
         let mut id = || -> Result<i64> { fields.next().and_then(|id| id.parse().ok()).ok_or_else(malformed) };
         let (recommendation_id, cluster_id, canonical) = (id()?, id()?, id()?);
@@ -498,7 +503,9 @@ fn parse_ids(packed: Option<&str>) -> Result<Vec<i64>> {
 /// Indexes `recommendation_id` under its band keys, except those already
 /// holding [`MAX_POSTINGS_PER_BAND`] older recommendations: no decision
 /// reads past them. Counting only older ones keeps the oldest under every
-/// key, whatever order a reindex inserts in.
+/// key as long as none leaves a key, which only a reindex does (and then
+/// indexes the younger ones again). Keys already indexed are left as they
+/// are.
 async fn insert_band_keys(
     connection: &mut AnyConnection,
     backend: Backend,
@@ -518,7 +525,8 @@ async fn insert_band_keys(
          SELECT k.band_key, $2 FROM (SELECT CAST(element AS BIGINT) AS band_key FROM ({}) AS keys) AS k \
          WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM recommendation_bands b \
            WHERE b.band_key = k.band_key AND b.recommendation_id < $2 \
-           LIMIT {MAX_POSTINGS_PER_BAND}) AS older) < {MAX_POSTINGS_PER_BAND}",
+           LIMIT {MAX_POSTINGS_PER_BAND}) AS older) < {MAX_POSTINGS_PER_BAND} \
+         ON CONFLICT DO NOTHING",
         backend.json_array_elements("$1")
     );
     sqlx::query(AssertSqlSafe(sql))
@@ -852,10 +860,26 @@ impl RecommendationStore for SqlStore {
         // Batch by batch, so submissions go on between them; a text of
         // either version is only compared with analyses of its own, so the
         // mix in between costs matches, never wrong ones.
+        let newest_stale: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM recommendations WHERE norm_version <> $1")
+                .bind(i64::from(norm_version))
+                .fetch_one(&self.pool)
+                .await
+                .or_database_failure("finding the newest stale recommendation")?;
+        let Some(newest_stale) = newest_stale else {
+            return Ok(0);
+        };
         let (mut after, mut reindexed) = (0, 0);
         while let Some((last, batch)) = self.reindex_batch(norm_version, analyze, after).await? {
             after = last;
             reindexed += batch;
+        }
+        // Recommendations recorded at this version while older ones were
+        // stale were left out of band keys those held full; where an older
+        // one has since moved to other keys, they belong there now.
+        let mut after = newest_stale;
+        while let Some(last) = self.reindex_band_keys(norm_version, analyze, after).await? {
+            after = last;
         }
         Ok(reindexed)
     }
@@ -1666,6 +1690,35 @@ impl RecommendationStore for SqlStore {
 }
 
 impl SqlStore {
+    /// Indexes again, under the keys each has, the next recommendations of
+    /// `norm_version` after id `after`, at most [`REINDEX_BATCH`], in one
+    /// transaction. Returns the last id done, or `None` when none was left.
+    async fn reindex_band_keys(
+        &self,
+        norm_version: u32,
+        analyze: AnalyzeFn<'_>,
+        after: i64,
+    ) -> Result<Option<i64>> {
+        let mut transaction = self.begin_dedup_write().await?;
+        let current: Vec<(i64, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id, text FROM recommendations WHERE norm_version = $1 AND id > $2 \
+             ORDER BY id LIMIT {REINDEX_BATCH}"
+        )))
+        .bind(i64::from(norm_version))
+        .bind(after)
+        .fetch_all(&mut *transaction)
+        .await
+        .or_database_failure("finding recommendations to index again")?;
+        let Some(&(last, _)) = current.last() else {
+            return Ok(None);
+        };
+        for (id, text) in &current {
+            insert_band_keys(&mut transaction, self.backend, *id, &analyze(text)).await?;
+        }
+        commit(transaction).await?;
+        Ok(Some(last))
+    }
+
     /// Re-analyses the next stale recommendations after id `after`, at most
     /// [`REINDEX_BATCH`], in one transaction: their analyses, band keys and
     /// the document frequencies they change (each old term counted out,

@@ -290,6 +290,8 @@ mod tests {
 
     use crate::connection::{Backend, StoreOptions, open};
 
+    /// The writing connection's pool serves waiters in arrival order (sqlx's
+    /// pools are fair by default).
     #[tokio::test]
     async fn sqlite_writers_take_turns_in_arrival_order() {
         let folder = tempfile::tempdir().expect("temp dir");

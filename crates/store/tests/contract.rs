@@ -2701,6 +2701,75 @@ async fn a_band_key_keeps_only_its_oldest_postings() {
     assert_eq!(found_under(own_of_last).await, [recorded[last]]);
 }
 
+/// A recommendation left out of a key its elders held full is indexed
+/// there once a reindex moves one of them to other keys.
+#[tokio::test]
+async fn a_reindex_fills_a_band_key_its_elders_leave() {
+    use lienthong_dedup::NORM_VERSION;
+
+    let seeded = seeded().await;
+    let store = seeded.store.as_ref();
+    let (full, elders_new_key, own) = (8_101_u64, 8_102_u64, 8_103_u64);
+    for index in 0..MAX_POSTINGS_PER_BAND {
+        let mut analysis = ENGINE.analyze(STAFFING);
+        analysis.band_keys = vec![full];
+        analysis.norm_version = NORM_VERSION - 1;
+        let new = NewRecommendation {
+            analysis,
+            ..submission(BA_DINH_GOVERNMENT, STAFFING, 0)
+        };
+        record(store, &new, Decision::New, &format!("elder-{index}")).await;
+    }
+    let mut analysis = ENGINE.analyze(MARKET);
+    analysis.band_keys = vec![full, own];
+    let younger = NewRecommendation {
+        analysis,
+        ..submission(NGOC_HA_PARTY, MARKET, 10)
+    };
+    let younger = record(store, &younger, Decision::New, "younger").await;
+    let found_under = |key: u64| {
+        let mut probe = ENGINE.analyze(TRAFFIC);
+        probe.band_keys = vec![key];
+        async move {
+            let limits = CandidateLimits {
+                max_candidates: 1_000,
+                max_postings_per_band: MAX_POSTINGS_PER_BAND,
+            };
+            store
+                .dedup_context(&probe, limits)
+                .await
+                .expect("context")
+                .candidates
+                .iter()
+                .map(|candidate| candidate.recommendation_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        !found_under(full).await.contains(&younger.id),
+        "held full by its elders"
+    );
+
+    // The elders' new analyses put them under another key.
+    let analyze = |text: &str| {
+        let mut analysis = ENGINE.analyze(text);
+        analysis.band_keys = if text == STAFFING {
+            vec![elders_new_key]
+        } else {
+            vec![full, own]
+        };
+        analysis
+    };
+    let reindexed = store
+        .reindex_recommendations(NORM_VERSION, &analyze)
+        .await
+        .expect("reindex");
+    assert_eq!(reindexed, u64::try_from(MAX_POSTINGS_PER_BAND).expect("small"));
+    assert_eq!(found_under(full).await, [younger.id]);
+    assert_eq!(found_under(elders_new_key).await.len(), MAX_POSTINGS_PER_BAND);
+    assert_eq!(found_under(own).await, [younger.id]);
+}
+
 #[tokio::test]
 async fn each_band_key_yields_only_its_oldest_postings_ranked_by_keys_shared() {
     let seeded = seeded().await;
