@@ -2652,6 +2652,27 @@ async fn recommendations_round_trip_with_the_decision_applied() {
     assert_eq!(context.corpus.document_count, 6, "nor was it counted");
 }
 
+/// The ids found under band key `key` alone, reading up to `per_band` of
+/// its postings, ascending.
+async fn found_under(store: &dyn Store, key: u64, per_band: usize) -> Vec<i64> {
+    let mut probe = ENGINE.analyze(TRAFFIC);
+    probe.band_keys = vec![key];
+    let limits = CandidateLimits {
+        max_candidates: 1_000,
+        max_postings_per_band: per_band,
+    };
+    let mut found: Vec<i64> = store
+        .dedup_context(&probe, limits)
+        .await
+        .expect("context")
+        .candidates
+        .iter()
+        .map(|candidate| candidate.recommendation_id)
+        .collect();
+    found.sort_unstable();
+    found
+}
+
 /// No lookup reads past the oldest [`MAX_POSTINGS_PER_BAND`] under a key,
 /// so the index keeps no more, even for a lookup that asks for more; the
 /// same recommendation's other keys are still indexed.
@@ -2675,30 +2696,13 @@ async fn a_band_key_keeps_only_its_oldest_postings() {
                 .id,
         );
     }
-    let found_under = |key: u64| {
-        let mut probe = ENGINE.analyze(MARKET);
-        probe.band_keys = vec![key];
-        async move {
-            let limits = CandidateLimits {
-                max_candidates: 1_000,
-                max_postings_per_band: 1_000,
-            };
-            let mut found: Vec<i64> = store
-                .dedup_context(&probe, limits)
-                .await
-                .expect("context")
-                .candidates
-                .iter()
-                .map(|candidate| candidate.recommendation_id)
-                .collect();
-            found.sort_unstable();
-            found
-        }
-    };
-    assert_eq!(found_under(full).await, recorded[..MAX_POSTINGS_PER_BAND]);
+    assert_eq!(
+        found_under(store, full, 1_000).await,
+        recorded[..MAX_POSTINGS_PER_BAND]
+    );
     let last = recorded.len() - 1;
     let own_of_last = own_base + u64::try_from(last).expect("small");
-    assert_eq!(found_under(own_of_last).await, [recorded[last]]);
+    assert_eq!(found_under(store, own_of_last, 1_000).await, [recorded[last]]);
 }
 
 /// A recommendation left out of a key its elders held full is indexed
@@ -2727,26 +2731,10 @@ async fn a_reindex_fills_a_band_key_its_elders_leave() {
         ..submission(NGOC_HA_PARTY, MARKET, 10)
     };
     let younger = record(store, &younger, Decision::New, "younger").await;
-    let found_under = |key: u64| {
-        let mut probe = ENGINE.analyze(TRAFFIC);
-        probe.band_keys = vec![key];
-        async move {
-            let limits = CandidateLimits {
-                max_candidates: 1_000,
-                max_postings_per_band: MAX_POSTINGS_PER_BAND,
-            };
-            store
-                .dedup_context(&probe, limits)
-                .await
-                .expect("context")
-                .candidates
-                .iter()
-                .map(|candidate| candidate.recommendation_id)
-                .collect::<Vec<_>>()
-        }
-    };
     assert!(
-        !found_under(full).await.contains(&younger.id),
+        !found_under(store, full, MAX_POSTINGS_PER_BAND)
+            .await
+            .contains(&younger.id),
         "held full by its elders"
     );
 
@@ -2765,9 +2753,17 @@ async fn a_reindex_fills_a_band_key_its_elders_leave() {
         .await
         .expect("reindex");
     assert_eq!(reindexed, u64::try_from(MAX_POSTINGS_PER_BAND).expect("small"));
-    assert_eq!(found_under(full).await, [younger.id]);
-    assert_eq!(found_under(elders_new_key).await.len(), MAX_POSTINGS_PER_BAND);
-    assert_eq!(found_under(own).await, [younger.id]);
+    assert_eq!(
+        found_under(store, full, MAX_POSTINGS_PER_BAND).await,
+        [younger.id]
+    );
+    assert_eq!(
+        found_under(store, elders_new_key, MAX_POSTINGS_PER_BAND)
+            .await
+            .len(),
+        MAX_POSTINGS_PER_BAND
+    );
+    assert_eq!(found_under(store, own, MAX_POSTINGS_PER_BAND).await, [younger.id]);
 }
 
 #[tokio::test]
